@@ -1,0 +1,7 @@
+"""cpckit: Contrastive Predictive Coding for audio, images and both."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
