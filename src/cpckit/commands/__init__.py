@@ -1,0 +1,1 @@
+"""Subcommands of the cpckit CLI, one module each (see cpckit.cli)."""

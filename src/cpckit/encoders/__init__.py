@@ -1,0 +1,1 @@
+"""Encoders: map raw inputs to latent sequences z (B, L, D)."""

@@ -1,0 +1,283 @@
+"""Audio encoders: raw-waveform conv stack and log-mel + CNN.
+
+Both map a batch of waveforms ``(B, 1, S)`` to latents ``z (B, L, D)`` and
+expose the arithmetic that ties input samples to latent steps
+(``output_length``, ``downsampling``, ``receptive_field``), so windows and
+padding masks can be checked before training starts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from cpckit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cpckit.config import Config
+
+__all__ = [
+    "ChannelNorm",
+    "ConvEncoder",
+    "MelEncoder",
+    "check_audio_window",
+    "conv_output_length",
+]
+
+
+def conv_output_length(length: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of a 1-d convolution: ``floor((S + 2p - d(k-1) - 1) / s) + 1``."""
+    return (length + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+class ChannelNorm(nn.Module):
+    """Per-channel layer norm: normalise over channels at every time step.
+
+    The normalisation of the CPC reference encoder (Riviere et al. 2020): for
+    each ``(b, t)`` the C channel values are standardised, then scaled and
+    shifted by a learned per-channel affine.
+
+    Shape:
+        x: ``(B, C, L)`` -> ``(B, C, L)``
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(1, channels, 1))
+        self.bias = nn.Parameter(torch.zeros(1, channels, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        var, mean = torch.var_mean(x, dim=1, keepdim=True, unbiased=False)
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "channel":
+        return ChannelNorm(channels)
+    if kind == "batch":
+        return nn.BatchNorm1d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm = {kind!r} is not valid: expected 'channel', 'batch' or 'none'")
+
+
+class ConvEncoder(nn.Module):
+    """Raw-waveform encoder: a strided 1-d conv stack (CPC, van den Oord et al. 2018).
+
+    Args:
+        conv_layers: rows ``[in, out, kernel, stride, padding, dilation]``.
+        z_dim: output dimension; a linear projection is added when it differs
+            from the last row's ``out``.
+        norm: ``"channel"`` (per-channel layer norm), ``"batch"`` or ``"none"``.
+
+    Shape:
+        x: ``(B, 1, S)`` -> z: ``(B, L, z_dim)``
+    """
+
+    def __init__(self, conv_layers: list[list[int]], z_dim: int, norm: str = "channel") -> None:
+        super().__init__()
+        if not conv_layers:
+            raise ValueError("conv_layers must hold at least one row")
+        self.rows = [list(map(int, r)) for r in conv_layers]
+        blocks: list[nn.Module] = []
+        for c_in, c_out, k, s, p, d in self.rows:
+            blocks += [
+                nn.Conv1d(c_in, c_out, k, stride=s, padding=p, dilation=d, bias=norm == "none"),
+                _norm(norm, c_out),
+                nn.ReLU(inplace=True),
+            ]
+        self.convs = nn.Sequential(*blocks)
+        last = self.rows[-1][1]
+        self.proj: nn.Module = nn.Linear(last, z_dim) if last != z_dim else nn.Identity()
+        self.z_dim = z_dim
+
+    @property
+    def downsampling(self) -> int:
+        """Input samples per latent step (product of the strides)."""
+        return int(np.prod([r[3] for r in self.rows]))
+
+    @property
+    def receptive_field(self) -> int:
+        """Input samples that one latent step sees."""
+        rf, jump = 1, 1
+        for _, _, k, s, _, d in self.rows:
+            rf += (k - 1) * d * jump
+            jump *= s
+        return rf
+
+    def output_length(self, n_samples: int) -> int:
+        """Latent steps for ``n_samples`` input samples (exact conv arithmetic)."""
+        length = n_samples
+        for _, _, k, s, p, d in self.rows:
+            length = conv_output_length(length, k, s, p, d)
+        return length
+
+    def valid_mask(self, lengths: Tensor, n_latent: int) -> Tensor:
+        """``(B, L)`` bool: latent steps whose input window ends inside the valid samples."""
+        return _valid_from_lengths(lengths, n_latent, self.rows)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.convs(x)  # (B, C, L)
+        return self.proj(h.transpose(1, 2))
+
+
+def _valid_from_lengths(lengths: Tensor, n_latent: int, rows: list[list[int]]) -> Tensor:
+    # Step t of the last layer reads input samples up to start(t) + rf - 1, with
+    # start(t) = t * jump - offset (offset from the paddings).
+    jump, offset, rf = 1, 0, 1
+    for _, _, k, s, p, d in rows:
+        offset += p * jump
+        rf += (k - 1) * d * jump
+        jump *= s
+    t = torch.arange(n_latent, device=lengths.device)
+    last_sample = t * jump - offset + rf - 1
+    return last_sample.unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    import librosa
+
+    fb: np.ndarray = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
+    return fb.astype(np.float32)
+
+
+class MelEncoder(nn.Module):
+    """Log-mel spectrogram (computed in torch, librosa's filterbank) + a 1-d CNN.
+
+    One latent per hop (10 ms at 16 kHz by default). The STFT is centred
+    (``center=True``), so ``L = S // hop + 1``.
+
+    Shape:
+        x: ``(B, 1, S)`` -> z: ``(B, L, z_dim)``
+    """
+
+    def __init__(
+        self,
+        *,
+        sample_rate: int,
+        z_dim: int,
+        n_mels: int = 40,
+        n_fft: int = 400,
+        win_length: int = 400,
+        hop_length: int = 160,
+        channels: int = 256,
+        layers: int = 3,
+    ) -> None:
+        super().__init__()
+        if win_length > n_fft:
+            raise ValueError(f"win_length = {win_length} must be <= n_fft = {n_fft}")
+        self.n_fft, self.win_length, self.hop_length = n_fft, win_length, hop_length
+        self.window: Tensor
+        self.mel_fb: Tensor
+        self.register_buffer("window", torch.hann_window(win_length), persistent=False)
+        self.register_buffer(
+            "mel_fb",
+            torch.from_numpy(_mel_filterbank(sample_rate, n_fft, n_mels)),
+            persistent=False,
+        )
+        convs: list[nn.Module] = []
+        c_in = n_mels
+        for _ in range(layers):
+            convs += [nn.Conv1d(c_in, channels, 3, padding=1), ChannelNorm(channels), nn.ReLU()]
+            c_in = channels
+        self.cnn = nn.Sequential(*convs)
+        self.proj = nn.Linear(c_in, z_dim)
+        self.z_dim = z_dim
+        self.downsampling = hop_length
+        self.receptive_field = n_fft
+
+    def output_length(self, n_samples: int) -> int:
+        return n_samples // self.hop_length + 1
+
+    def valid_mask(self, lengths: Tensor, n_latent: int) -> Tensor:
+        """``(B, L)`` bool: frames whose centre lies inside the valid samples."""
+        centre = torch.arange(n_latent, device=lengths.device) * self.hop_length
+        return centre.unsqueeze(0) < lengths.unsqueeze(1)
+
+    def log_mel(self, x: Tensor) -> Tensor:
+        """``(B, 1, S)`` -> ``(B, n_mels, L)`` log-mel energies."""
+        spec = torch.stft(
+            x.squeeze(1),
+            self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window,
+            center=True,
+            return_complex=True,
+        )
+        power = spec.real.square() + spec.imag.square()  # (B, F, L)
+        mel = torch.matmul(self.mel_fb, power)
+        return torch.log(mel + 1e-6)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.cnn(self.log_mel(x))
+        return self.proj(h.transpose(1, 2))
+
+
+def build_audio_encoder_from(cfg: Config) -> ConvEncoder | MelEncoder:
+    """Audio encoder for a config (used by :mod:`cpckit.build`)."""
+    enc = cfg.audio_encoder
+    z_dim = cfg.model.z_dim
+    if enc.kind == "mel":
+        return MelEncoder(
+            sample_rate=cfg.data.sample_rate,
+            z_dim=z_dim,
+            n_mels=enc.n_mels,
+            n_fft=enc.n_fft,
+            win_length=enc.win_length,
+            hop_length=enc.hop_length,
+            channels=enc.mel_channels,
+            layers=enc.mel_layers,
+        )
+    from cpckit.config import default_conv_layers
+
+    rows = enc.conv_layers if enc.conv_layers is not None else default_conv_layers(z_dim)
+    return ConvEncoder(rows, z_dim, enc.norm)
+
+
+def audio_latent_length(cfg: Config, n_samples: int) -> int:
+    """Latent steps the configured audio encoder gives for ``n_samples``."""
+    from cpckit.config import default_conv_layers
+
+    enc = cfg.audio_encoder
+    if enc.kind == "mel":
+        return n_samples // enc.hop_length + 1
+    rows = enc.conv_layers if enc.conv_layers is not None else default_conv_layers(cfg.model.z_dim)
+    length = n_samples
+    for _, _, k, s, p, d in rows:
+        length = conv_output_length(length, k, s, p, d)
+    return length
+
+
+def check_audio_window(cfg: Config) -> int:
+    """Check that the window, sample rate, downsampling and K fit; return the samples per window.
+
+    Raises:
+        ConfigError: naming the values and what to change.
+    """
+    sr = cfg.data.sample_rate
+    samples = int(round(cfg.data.full_duration * sr))
+    steps = audio_latent_length(cfg, samples)
+    k = cfg.model.prediction_steps
+    if steps >= k + 1:
+        return samples
+    # Smallest duration that gives k + 1 steps.
+    need = samples
+    while audio_latent_length(cfg, need) < k + 1 and need < 1000 * sr:
+        need = max(need + 1, int(need * 1.05))
+    per_step = (
+        cfg.audio_encoder.hop_length
+        if cfg.audio_encoder.kind == "mel"
+        else int(np.prod([r[3] for r in (cfg.audio_encoder.conv_layers or [[0, 0, 0, 160, 0, 0]])]))
+    )
+    raise ConfigError(
+        f"data.full_duration = {cfg.data.full_duration} s at {sr} Hz gives {max(steps, 0)} latent "
+        f"steps with the encoder's {per_step}x downsampling, but model.prediction_steps = {k} "
+        f"needs at least {k + 1}: raise data.full_duration to >= {math.ceil(need / sr * 1000) / 1000} s "
+        "or lower model.prediction_steps (or use an encoder with less downsampling)"
+    )

@@ -1,0 +1,131 @@
+"""The CPC model: encoders, one shared context model, prediction heads.
+
+One class serves a single modality and several: ``encoders`` and
+``predictors`` are keyed by modality (``"audio"``, ``"image"``) and the
+context model is shared, so audio and image latents are summarised by the
+same network (multimodal CPC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["CPCModel", "CPCOutput", "pool_time"]
+
+
+@dataclass
+class CPCOutput:
+    """One modality's forward pass.
+
+    Attributes:
+        z: ``(B, L, D)`` latents.
+        c: ``(B, L, C)`` contexts.
+        pred: ``(B, T, K, D)`` predictions of ``z[:, t + k + 1]`` from
+            ``c[:, t]`` for ``t < T = L - K``.
+        valid: ``(B, L)`` True for latent steps of real (not padded) input, or None.
+    """
+
+    z: Tensor
+    c: Tensor
+    pred: Tensor
+    valid: Tensor | None
+
+
+def pool_time(x: Tensor, valid: Tensor | None = None, how: str = "mean") -> Tensor:
+    """Pool ``(B, L, F)`` over time, counting only valid steps.
+
+    ``how`` is ``"mean"``, ``"max"`` or ``"last"`` (the last valid step).
+    """
+    if valid is None:
+        valid = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    w = valid.unsqueeze(-1).to(x.dtype)
+    if how == "mean":
+        return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
+    if how == "max":
+        return x.masked_fill(~valid.unsqueeze(-1), float("-inf")).amax(1)
+    if how == "last":
+        last = (valid.long().cumsum(1).argmax(1)).clamp_min(0)
+        return x[torch.arange(x.shape[0], device=x.device), last]
+    raise ValueError(f"pool = {how!r} is not valid: expected 'mean', 'max' or 'last'")
+
+
+class CPCModel(nn.Module):
+    """Contrastive Predictive Coding (van den Oord et al. 2018).
+
+    Args:
+        encoders: modality -> encoder mapping inputs to ``z (B, L, D)``.
+        context: causal model ``z (B, L, D) -> c (B, L, C)``, shared by all modalities.
+        predictors: modality -> head ``c (B, T, C) -> pred (B, T, K, D)``.
+        steps: K, the number of future steps predicted.
+    """
+
+    def __init__(
+        self,
+        encoders: dict[str, nn.Module],
+        context: nn.Module,
+        predictors: dict[str, nn.Module],
+        steps: int,
+    ) -> None:
+        super().__init__()
+        if set(encoders) != set(predictors):
+            raise ValueError(
+                f"encoders {sorted(encoders)} and predictors {sorted(predictors)} must name the same modalities"
+            )
+        self.encoders = nn.ModuleDict(encoders)
+        self.context = context
+        self.predictors = nn.ModuleDict(predictors)
+        self.steps = steps
+
+    @property
+    def modalities(self) -> list[str]:
+        return list(self.encoders.keys())
+
+    def encode(
+        self, modality: str, x: Tensor, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """Latents ``(B, L, D)`` and their validity ``(B, L)`` (None when all valid)."""
+        encoder = self.encoders[modality]
+        z = encoder(x)
+        valid = None
+        mask_fn = getattr(encoder, "valid_mask", None)
+        if lengths is not None and mask_fn is not None:
+            valid = mask_fn(lengths, z.shape[1])
+        return z, valid
+
+    def forward_modality(
+        self, modality: str, x: Tensor, lengths: Tensor | None = None
+    ) -> CPCOutput:
+        z, valid = self.encode(modality, x, lengths)
+        length = z.shape[1]
+        if length <= self.steps:
+            raise ValueError(
+                f"{modality} input gives {length} latent steps; predicting {self.steps} steps "
+                f"needs at least {self.steps + 1}"
+            )
+        c = self.context(z)
+        pred = self.predictors[modality](c[:, : length - self.steps])
+        return CPCOutput(z=z, c=c, pred=pred, valid=valid)
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, CPCOutput]:
+        """Run every modality present in ``batch`` (keys as in docs/contracts.md)."""
+        out = {}
+        for m in self.modalities:
+            if m in batch:
+                out[m] = self.forward_modality(m, batch[m], batch.get(f"{m}_length"))
+        if not out:
+            raise ValueError(
+                f"batch has none of the model's modalities {self.modalities}: keys {sorted(batch)}"
+            )
+        return out
+
+    @torch.no_grad()
+    def features(
+        self, modality: str, x: Tensor, lengths: Tensor | None = None, pool: str = "mean"
+    ) -> tuple[Tensor, Tensor]:
+        """Time-pooled context ``(B, C)`` and latent ``(B, D)`` vectors."""
+        z, valid = self.encode(modality, x, lengths)
+        c = self.context(z)
+        return pool_time(c, valid, pool), pool_time(z, valid, pool)

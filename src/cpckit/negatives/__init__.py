@@ -1,0 +1,1 @@
+"""Negative samplers: each scores predictions against its own candidates."""

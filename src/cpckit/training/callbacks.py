@@ -1,0 +1,134 @@
+"""Callbacks: the per-step loss log and plain progress lines for non-terminals."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+__all__ = ["LossRecorder", "PlainProgress"]
+
+
+class LossRecorder(L.Callback):
+    """Append one row per optimizer step to ``losses.csv``.
+
+    Columns: ``step,epoch,loss,accuracy,acc_k1..acc_kK``. With gradient
+    accumulation a row holds the mean over the step's batches. On resume,
+    rows past the restored step are dropped first, so the file has no gap
+    and no duplicate step. Only global rank 0 writes.
+    """
+
+    def __init__(self, path: str | Path, steps: int) -> None:
+        self.path = Path(path)
+        self.steps = steps
+        self._loss: list[float] = []
+        self._acc: list[torch.Tensor] = []
+
+    @property
+    def header(self) -> list[str]:
+        return ["step", "epoch", "loss", "accuracy"] + [
+            f"acc_k{k}" for k in range(1, self.steps + 1)
+        ]
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.global_rank != 0:
+            return
+        kept: list[list[str]] = []
+        if self.path.exists():
+            with self.path.open() as fh:
+                rows = list(csv.reader(fh))
+            kept = [r for r in rows[1:] if r and int(r[0]) <= trainer.global_step]
+        tmp = self.path.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(self.header)
+            writer.writerows(kept)
+        tmp.replace(self.path)
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if not isinstance(outputs, dict):
+            return
+        self._loss.append(float(outputs["loss"].detach()))
+        self._acc.append(outputs["step_accuracy"].detach().float().cpu())
+        accumulate = trainer.accumulate_grad_batches
+        last_of_epoch = (batch_idx + 1) == trainer.num_training_batches
+        if (batch_idx + 1) % accumulate and not last_of_epoch:
+            return
+        loss = sum(self._loss) / len(self._loss)
+        acc = torch.stack(self._acc).mean(0)
+        self._loss, self._acc = [], []
+        if trainer.global_rank != 0:
+            return
+        row = [
+            trainer.global_step,
+            trainer.current_epoch,
+            f"{loss:.6f}",
+            f"{float(acc.mean()):.6f}",
+        ]
+        row += [f"{float(a):.6f}" for a in acc]
+        with self.path.open("a", newline="") as fh:
+            csv.writer(fh).writerow(row)
+
+
+class PlainProgress(L.Callback):
+    """Periodic one-line progress reports, for logs (``nohup ... > log &``)."""
+
+    def __init__(self, every_n_steps: int = 10, stream: Any = None) -> None:
+        self.every = max(1, every_n_steps)
+        self.stream = stream or sys.stdout
+        self._t0 = 0.0
+        self._epoch_t0 = 0.0
+        self._losses: list[float] = []
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_t0 = time.perf_counter()
+        self._losses = []
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if trainer.global_rank != 0 or not isinstance(outputs, dict):
+            return
+        loss = float(outputs["loss"].detach())
+        self._losses.append(loss)
+        if (batch_idx + 1) % self.every == 0:
+            rate = (batch_idx + 1) / max(time.perf_counter() - self._epoch_t0, 1e-9)
+            acc = float(outputs["step_accuracy"].mean())
+            self._print(
+                f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} "
+                f"batch {batch_idx + 1}/{trainer.num_training_batches} "
+                f"loss {loss:.4f} acc {acc:.3f} ({rate:.2f} batches/s)"
+            )
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.global_rank != 0 or not self._losses:
+            return
+        mean = sum(self._losses) / len(self._losses)
+        took = time.perf_counter() - self._epoch_t0
+        self._print(
+            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} done: mean loss {mean:.4f} "
+            f"({took:.1f} s)"
+        )

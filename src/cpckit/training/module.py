@@ -1,0 +1,102 @@
+"""The Lightning module: drives a plain CPCModel and CPCObjective."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from cpckit.model import CPCModel
+from cpckit.objective import CPCObjective
+
+__all__ = ["CPCLightningModule"]
+
+
+class CPCLightningModule(L.LightningModule):
+    """Training step, logging and optimizer for CPC.
+
+    Args:
+        model: the CPC model (encoders, context, predictors).
+        objective: samplers + similarity + InfoNCE.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+    """
+
+    def __init__(
+        self,
+        model: CPCModel,
+        objective: CPCObjective,
+        *,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.objective = objective
+        self.lr = lr
+        self.weight_decay = weight_decay
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any]:
+        outputs = self.model(batch)
+        result = self.objective(outputs, batch.get("group"))
+        if not torch.isfinite(result.loss):
+            from cpckit.training.guard import DivergenceError
+
+            raise DivergenceError(self.global_step, float(result.loss.detach()))
+        acc = result.step_accuracy
+        self.log(
+            "train/loss",
+            result.loss.detach(),
+            prog_bar=True,
+            on_step=True,
+            on_epoch=True,
+            batch_size=_batch_size(batch),
+            sync_dist=self.trainer.world_size > 1,
+        )
+        self.log(
+            "train/accuracy",
+            acc.mean(),
+            prog_bar=True,
+            on_step=True,
+            on_epoch=False,
+            batch_size=_batch_size(batch),
+            sync_dist=self.trainer.world_size > 1,
+        )
+        return {
+            "loss": result.loss,
+            "step_accuracy": acc,
+            "queries": result.queries,
+        }
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        result = self.objective(self.model(batch), batch.get("group"))
+        self.log(
+            "val/loss",
+            result.loss,
+            on_epoch=True,
+            batch_size=_batch_size(batch),
+            sync_dist=self.trainer.world_size > 1,
+        )
+        self.log(
+            "val/accuracy",
+            result.step_accuracy.mean(),
+            on_epoch=True,
+            batch_size=_batch_size(batch),
+            sync_dist=self.trainer.world_size > 1,
+        )
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if isinstance(outputs, dict) and "queries" in outputs:
+            self.objective.update(outputs["queries"])
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+def _batch_size(batch: dict[str, Tensor]) -> int:
+    for key in ("audio", "image"):
+        if key in batch:
+            return int(batch[key].shape[0])
+    return 1
