@@ -62,14 +62,14 @@ def build_datasets(cfg: Config) -> DataBundle:
     if d.modality == "audio":
         if d.use_mock_data:
             return _synthetic_audio(cfg)
-        from cpckit.data.real import real_audio_bundle
+        from cpckit.data.audio_bundle import real_audio_bundle
 
         return real_audio_bundle(cfg)
     if d.modality == "image":
-        from cpckit.data.real import image_bundle
+        from cpckit.data.image_bundle import image_bundle
 
         return image_bundle(cfg)
-    from cpckit.data.real import multimodal_bundle
+    from cpckit.data.image_bundle import multimodal_bundle
 
     return multimodal_bundle(cfg)
 

@@ -39,6 +39,7 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", ".*GPU available but not used.*")
     warnings.filterwarnings("ignore", ".*TPU available.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    warnings.filterwarnings("ignore", ".*`validation_step` but have no `val_dataloader`.*")
     warnings.filterwarnings(
         "ignore", ".*number of training batches.*smaller than the logging interval.*"
     )
