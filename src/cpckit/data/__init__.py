@@ -1,0 +1,1 @@
+"""Datasets: synthetic, audio folders, LibriSpeech, images, pairs; splits and downloads."""

@@ -1,0 +1,536 @@
+"""Audio folders: decode, mix down to mono, resample, crop or pad to a window.
+
+Files are found recursively under a root folder (hidden files and folders
+are ignored), decoded with soundfile, mixed down to mono (mean of the
+channels) and resampled with soxr from each file's own rate to the target
+rate. Items follow docs/contracts.md::
+
+    {"audio": (1, S) float32, "audio_length": int64, "label": int64, "group": int64}
+
+Decoding strategy. Construction opens every file's header (``soundfile.info``)
+to learn its rate and length and to skip unreadable files with a warning
+naming each one. With ``cache=True`` every clip is then decoded and resampled
+once, at construction, into one flat float32 array in the main process:
+DataLoader workers inherit it (fork shares the pages), so no epoch decodes
+anything, and only the crop and copy remain per item. With ``cache=False``
+clips are decoded when an item is read (for corpora too large for memory);
+a file whose header reads but whose samples do not raises :class:`DataError`
+naming it at that point.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, get_worker_info
+
+from cpckit.data.labels import encode_labels, parse_names
+from cpckit.errors import ConfigError, DataError
+
+__all__ = [
+    "AudioFolderDataset",
+    "find_audio_files",
+    "normalize_waveform",
+    "read_audio",
+    "resample",
+    "resampled_length",
+    "supported_extensions",
+    "to_mono",
+]
+
+log = logging.getLogger(__name__)
+
+_ALIASES = {"aif": "AIFF", "oga": "OGG", "opus": "OGG", "wave": "WAV"}
+_NOT_FILES = {"raw"}  # headerless: cannot be decoded without being told the format
+_DECODE_ERRORS = (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError)
+_MAX_WARNINGS = 20
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def supported_extensions() -> list[str]:
+    """File extensions (lower case, no dot) of the formats soundfile can read here."""
+    formats = set(sf.available_formats())
+    exts = {f.lower() for f in formats} | {a for a, f in _ALIASES.items() if f in formats}
+    return sorted(exts - _NOT_FILES)
+
+
+def to_mono(x: np.ndarray) -> np.ndarray:
+    """Mix down to mono by averaging the channels.
+
+    Shape:
+        x: ``(S, C)`` or ``(S,)`` -> ``(S,)`` float32
+    """
+    if x.ndim == 1:
+        return np.asarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"expected samples of shape (S, C) or (S,), got {x.shape}")
+    if x.shape[1] == 1:
+        return np.ascontiguousarray(x[:, 0], dtype=np.float32)
+    return x.mean(axis=1, dtype=np.float32)
+
+
+def resampled_length(n_samples: int, orig_rate: int, target_rate: int) -> int:
+    """Samples after resampling ``n_samples`` from ``orig_rate`` to ``target_rate`` (as soxr does).
+
+    soxr gives ``round(n * target / orig)`` with halves rounded up.
+    """
+    return (2 * n_samples * target_rate + orig_rate) // (2 * orig_rate)
+
+
+def resample(x: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
+    """Resample a mono waveform with soxr (high quality); a no-op when the rates agree.
+
+    Shape:
+        x: ``(S,)`` -> ``(resampled_length(S, orig_rate, target_rate),)`` float32
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if orig_rate == target_rate:
+        return x
+    y = soxr.resample(x, orig_rate, target_rate, quality="HQ")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> np.ndarray:
+    """Decode an audio file to a mono float32 waveform, resampled to ``sample_rate``.
+
+    Args:
+        path: wav, flac, ogg, ... (anything soundfile reads).
+        sample_rate: target rate in Hz; None keeps the file's own rate.
+
+    Raises the decoder's error (``soundfile.LibsndfileError``, ``OSError``) for
+    an unreadable file.
+
+    Shape:
+        -> ``(S,)`` float32
+    """
+    data, rate = sf.read(os.fspath(path), dtype="float32", always_2d=True)
+    mono = to_mono(data)
+    if sample_rate is not None:
+        mono = resample(mono, int(rate), sample_rate)
+    return mono
+
+
+def normalize_waveform(x: np.ndarray) -> np.ndarray:
+    """Zero mean and unit variance over the whole utterance (a silent clip stays zero).
+
+    Shape:
+        x: ``(S,)`` -> ``(S,)`` float32
+    """
+    if x.size == 0:
+        return x.astype(np.float32)
+    mean = float(x.mean(dtype=np.float64))
+    std = float(x.std(dtype=np.float64))
+    return ((x - mean) / max(std, 1e-8)).astype(np.float32)
+
+
+def _check_extensions(extensions: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(extensions, str):
+        extensions = (extensions,)
+    if not extensions:
+        raise DataError("extensions is empty: give at least one, e.g. ('wav', 'flac', 'ogg')")
+    valid = supported_extensions()
+    out: list[str] = []
+    for ext in extensions:
+        e = str(ext).lower().lstrip(".")
+        if e not in valid:
+            raise DataError(
+                f"extensions: {ext!r} is not an audio format soundfile can read; "
+                f"valid: {', '.join(valid)}"
+            )
+        out.append(e)
+    return tuple(dict.fromkeys(out))
+
+
+def find_audio_files(
+    root: str | os.PathLike[str], extensions: Sequence[str] = ("wav", "flac", "ogg")
+) -> list[str]:
+    """Relative ``/``-separated paths of the audio files under ``root``, sorted.
+
+    The search is recursive; extensions match case-insensitively; hidden files
+    and folders (names starting with ``.``) are ignored.
+
+    Raises:
+        DataError: ``root`` is not a folder, or an extension is unknown.
+    """
+    exts = _check_extensions(extensions)
+    base = Path(root)
+    if not base.exists():
+        raise DataError(f"audio root {base} does not exist")
+    if not base.is_dir():
+        raise DataError(f"audio root {base} is not a folder")
+    found: list[str] = []
+    suffixes = tuple("." + e for e in exts)
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel_dir = Path(dirpath).relative_to(base)
+        for name in filenames:
+            if not name.startswith(".") and name.lower().endswith(suffixes):
+                found.append((rel_dir / name).as_posix())
+    return sorted(found)
+
+
+# ----------------------------------------------------------------------------- dataset
+
+
+def _rel_path(root: Path, name: str | os.PathLike[str]) -> str:
+    p = Path(name)
+    if p.is_absolute():
+        try:
+            p = p.relative_to(root)
+        except ValueError:
+            raise DataError(f"files: {os.fspath(name)!r} is not under the root {root}") from None
+    rel = PurePosixPath(p.as_posix())
+    if ".." in rel.parts:
+        raise DataError(f"files: {os.fspath(name)!r} leaves the root {root}")
+    return rel.as_posix()
+
+
+class AudioFolderDataset(Dataset[dict[str, Tensor]]):
+    """Audio files under a folder, as mono waveforms at one sample rate.
+
+    Args:
+        root: folder searched recursively.
+        sample_rate: target rate in Hz; every file is resampled to it.
+        extensions: file extensions to read (any format soundfile reads).
+        label_regex: regex with named groups matched against whole file names;
+            files that do not match are left out with a warning.
+        label_key: regex group (or ``"folder"``) that gives the label.
+        group_key: regex group (or ``"folder"``) that gives the group (e.g. speaker).
+        label_from: ``"name"`` (label from ``label_key``) or ``"folder"`` (the
+            parent folder's name is the label).
+        window_samples: with a window, longer clips are cropped at a random
+            offset and shorter ones padded with zeros (or dropped); None
+            returns whole clips.
+        short_clips: ``"pad"`` or ``"drop"`` clips shorter than the window.
+        normalize: zero mean, unit variance per utterance (over the whole clip).
+        cache: decode and resample every clip once at construction and keep
+            them in memory (see the module notes).
+        seed: seed of the crop offsets.
+        files: relative (or absolute, under ``root``) paths to use instead of
+            searching ``root``.
+        progress: show a progress bar while filling the cache.
+
+    Attributes:
+        paths: relative paths of the clips (``/``-separated), sorted.
+        labels / groups: ``(N,)`` int64, -1 when there is none.
+        label_names / group_names: index -> string.
+        lengths: ``(N,)`` int64 whole-clip lengths in samples at ``sample_rate``.
+        file_rates: ``(N,)`` int64 sample rates of the files.
+        skipped: relative paths of unreadable files (left out).
+        unmatched: relative paths whose names did not match ``label_regex``.
+        dropped: relative paths of clips shorter than the window (``short_clips="drop"``).
+
+    Shape:
+        item ``"audio"``: ``(1, window_samples)``, or ``(1, lengths[i])`` without a window
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        sample_rate: int,
+        *,
+        extensions: Sequence[str] = ("wav", "flac", "ogg"),
+        label_regex: str | re.Pattern[str] | None = None,
+        label_key: str | None = None,
+        group_key: str | None = None,
+        label_from: str = "name",
+        window_samples: int | None = None,
+        short_clips: str = "pad",
+        normalize: bool = False,
+        cache: bool = True,
+        seed: int = 0,
+        files: Sequence[str | os.PathLike[str]] | None = None,
+        progress: bool = False,
+    ) -> None:
+        if not isinstance(sample_rate, int) or sample_rate < 1:
+            raise ConfigError(f"sample_rate = {sample_rate!r} must be a positive number of Hz")
+        self._check_window(window_samples, short_clips)
+        self.root = Path(root)
+        self.sample_rate = sample_rate
+        self.extensions = _check_extensions(extensions)
+        self.window_samples = window_samples
+        self.short_clips = short_clips
+        self.normalize = normalize
+        self.cache = cache
+        self.seed = int(seed)
+
+        if files is None:
+            candidates = find_audio_files(self.root, self.extensions)
+        else:
+            if not self.root.is_dir():
+                raise DataError(f"audio root {self.root} is not a folder")
+            candidates = [_rel_path(self.root, f) for f in files]
+            for rel in candidates:
+                if not (self.root / rel).is_file():
+                    raise DataError(f"files: {rel!r} does not exist under {self.root}")
+        if not candidates:
+            raise DataError(
+                f"no audio files ({', '.join(self.extensions)}) under {self.root}"
+                if files is None
+                else "files is empty: give at least one audio file"
+            )
+
+        parsed = parse_names(
+            candidates,
+            label_regex=label_regex,
+            label_key=label_key,
+            group_key=group_key,
+            label_from=label_from,
+            source=str(self.root),
+        )
+        self.unmatched: list[str] = parsed.unmatched
+        keep, rates, lengths, chunks, self.skipped = self._probe(parsed.paths, progress)
+        if not keep:
+            raise DataError(
+                f"none of the {len(parsed.paths)} audio files under {self.root} could be read "
+                f"(e.g. {self.skipped[0]}); see the warnings above"
+            )
+        label_values = [parsed.label_values[i] for i in keep] if parsed.label_values else None
+        group_values = [parsed.group_values[i] for i in keep] if parsed.group_values else None
+
+        self.paths: list[str] = [parsed.paths[i] for i in keep]
+        self.file_rates = np.asarray(rates, dtype=np.int64)
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.labels, self.label_names = self._encode(label_values, len(keep))
+        self.groups, self.group_names = self._encode(group_values, len(keep))
+        self._flat: np.ndarray | None = None
+        self._offsets: np.ndarray | None = None
+        self._rows = np.arange(len(keep), dtype=np.int64)
+        if chunks is not None:
+            self._offsets = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+            self._flat = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+            del chunks
+            log.info(
+                "cached %d clips from %s: %.1f MB", len(keep), self.root, self._flat.nbytes / 1e6
+            )
+        self.dropped: list[str] = []
+        self._drop_short()
+        self._rng: np.random.Generator | None = None
+        self._rng_owner: tuple[int, int | None] | None = None
+
+    # ------------------------------------------------------------------ construction
+
+    @staticmethod
+    def _check_window(window_samples: int | None, short_clips: str) -> None:
+        if short_clips not in ("pad", "drop"):
+            raise ConfigError(
+                f"short_clips = {short_clips!r} is not valid: expected 'pad' or 'drop'"
+            )
+        if window_samples is not None and (
+            not isinstance(window_samples, (int, np.integer)) or window_samples < 1
+        ):
+            raise ConfigError(
+                f"window_samples = {window_samples!r} must be a positive number of samples or None"
+            )
+
+    @staticmethod
+    def _encode(values: list[str] | None, n: int) -> tuple[np.ndarray, list[str]]:
+        if values is None:
+            return np.full(n, -1, dtype=np.int64), []
+        return encode_labels(values)
+
+    def _probe(
+        self, paths: list[str], progress: bool
+    ) -> tuple[list[int], list[int], list[int], list[np.ndarray] | None, list[str]]:
+        """Read each file's header (and, with the cache, its samples); skip bad files."""
+        from tqdm.auto import tqdm
+
+        keep: list[int] = []
+        rates: list[int] = []
+        lengths: list[int] = []
+        chunks: list[np.ndarray] | None = [] if self.cache else None
+        skipped: list[str] = []
+        bar = tqdm(paths, desc="decoding audio", unit="file", disable=not progress)
+        for i, rel in enumerate(bar):
+            path = self.root / rel
+            try:
+                info = sf.info(os.fspath(path))
+                rate, frames = int(info.samplerate), int(info.frames)
+                if frames <= 0:
+                    raise ValueError("it holds no samples")
+                if chunks is not None:
+                    wave = read_audio(path, self.sample_rate)
+                    if wave.size == 0:
+                        raise ValueError("it holds no samples")
+                    if self.normalize:
+                        wave = normalize_waveform(wave)
+                    n = int(wave.size)
+                else:
+                    n = resampled_length(frames, rate, self.sample_rate)
+            except _DECODE_ERRORS as err:
+                skipped.append(rel)
+                if len(skipped) <= _MAX_WARNINGS:
+                    warnings.warn(
+                        f"skipping unreadable audio file {path}: {err}".rstrip(), stacklevel=3
+                    )
+                continue
+            keep.append(i)
+            rates.append(rate)
+            lengths.append(n)
+            if chunks is not None:
+                chunks.append(wave)
+        if len(skipped) > _MAX_WARNINGS:
+            warnings.warn(
+                f"skipped {len(skipped)} unreadable audio files under {self.root} "
+                f"(the first {_MAX_WARNINGS} are named above; all are in .skipped)",
+                stacklevel=3,
+            )
+        return keep, rates, lengths, chunks, skipped
+
+    def _drop_short(self) -> None:
+        if self.window_samples is None or self.short_clips != "drop":
+            return
+        short = self.lengths < self.window_samples
+        if not short.any():
+            return
+        if short.all():
+            raise DataError(
+                f"all {len(self.paths)} clips under {self.root} are shorter than the window of "
+                f"{self.window_samples} samples ({self.window_samples / self.sample_rate:g} s): "
+                "shorten the window or use short_clips = 'pad'"
+            )
+        idx = np.flatnonzero(short)
+        self.dropped = self.dropped + [self.paths[i] for i in idx]
+        log.info(
+            "dropped %d of %d clips under %s shorter than %d samples",
+            len(idx),
+            len(self.paths),
+            self.root,
+            self.window_samples,
+        )
+        self._take(np.flatnonzero(~short))
+
+    def _take(self, idx: np.ndarray) -> None:
+        self.paths = [self.paths[i] for i in idx]
+        self.labels = self.labels[idx]
+        self.groups = self.groups[idx]
+        self.lengths = self.lengths[idx]
+        self.file_rates = self.file_rates[idx]
+        self._rows = self._rows[idx]
+
+    # ------------------------------------------------------------------ views
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> AudioFolderDataset:
+        """A dataset of the clips ``indices`` (same settings, label mapping and cache).
+
+        The cache is shared, not copied.
+        """
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"subset indices must lie in [0, {len(self)})")
+        view = copy.copy(self)
+        view._take(idx % max(len(self), 1))
+        view.dropped = list(self.dropped)
+        view._rng, view._rng_owner = None, None
+        return view
+
+    def with_window(
+        self, window_samples: int | None, short_clips: str | None = None
+    ) -> AudioFolderDataset:
+        """The same clips with another window (e.g. whole clips for probes); shares the cache."""
+        short_clips = self.short_clips if short_clips is None else short_clips
+        self._check_window(window_samples, short_clips)
+        view = self.subset(np.arange(len(self)))
+        view.window_samples = window_samples
+        view.short_clips = short_clips
+        view._drop_short()
+        return view
+
+    # ------------------------------------------------------------------ items
+
+    @property
+    def durations(self) -> np.ndarray:
+        """``(N,)`` float64 whole-clip durations in seconds."""
+        return self.lengths / float(self.sample_rate)
+
+    @property
+    def cached(self) -> bool:
+        """True when the decoded clips are held in memory."""
+        return self._flat is not None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def clip(self, i: int) -> np.ndarray:
+        """Whole clip ``i``: decoded, mono, resampled, normalised if asked.
+
+        The array is read-only when it comes from the cache.
+
+        Shape:
+            -> ``(lengths[i],)`` float32
+        """
+        if self._flat is not None and self._offsets is not None:
+            row = int(self._rows[i])
+            view = self._flat[self._offsets[row] : self._offsets[row + 1]]
+            view.flags.writeable = False
+            return view
+        path = self.root / self.paths[i]
+        try:
+            wave = read_audio(path, self.sample_rate)
+        except _DECODE_ERRORS as err:
+            raise DataError(f"could not decode audio file {path}: {err}") from None
+        return normalize_waveform(wave) if self.normalize else wave
+
+    def _generator(self) -> np.random.Generator:
+        # One generator per process: seeded by ``seed`` in the main process, and by
+        # ``(seed, worker seed)`` in a DataLoader worker (the worker seed comes from
+        # the loader's generator, so a seeded loader gives reproducible crops too).
+        info = get_worker_info()
+        owner = (os.getpid(), None if info is None else int(info.seed))
+        if self._rng is None or self._rng_owner != owner:
+            entropy = [self.seed] if info is None else [self.seed, int(info.seed) % (2**63)]
+            self._rng = np.random.default_rng(entropy)
+            self._rng_owner = owner
+        return self._rng
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        n_items = len(self)
+        if not -n_items <= i < n_items:
+            raise IndexError(f"index {i} is out of range for {n_items} clips")
+        i = int(i) % n_items
+        wave = self.clip(i)
+        n = int(wave.shape[0])
+        window = self.window_samples
+        if window is None:
+            out = np.array(wave, dtype=np.float32)
+            valid = n
+        elif n > window:
+            start = int(self._generator().integers(0, n - window + 1))
+            out = np.array(wave[start : start + window], dtype=np.float32)
+            valid = window
+        else:
+            out = np.zeros(window, dtype=np.float32)
+            out[:n] = wave
+            valid = n
+        return {
+            "audio": torch.from_numpy(out).unsqueeze(0),
+            "audio_length": torch.tensor(valid, dtype=torch.int64),
+            "label": torch.tensor(int(self.labels[i]), dtype=torch.int64),
+            "group": torch.tensor(int(self.groups[i]), dtype=torch.int64),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Counts worth printing: clips, hours, classes, groups, files left out."""
+        return {
+            "clips": len(self),
+            "hours": float(self.lengths.sum()) / self.sample_rate / 3600,
+            "classes": len(self.label_names),
+            "groups": len(self.group_names),
+            "skipped (unreadable)": len(self.skipped),
+            "unmatched (label_regex)": len(self.unmatched),
+            "dropped (shorter than the window)": len(self.dropped),
+        }

@@ -1,0 +1,227 @@
+"""Labels and groups from file names (a regex with named groups) or from folder names.
+
+A label regex is matched against the whole file name (``re.fullmatch`` on the
+base name, extension included), e.g. for the Free Spoken Digit Dataset
+``(?P<digit>\\d)_(?P<speaker>[a-z]+)_\\d+\\.wav`` or for names like
+``7seven00032.wav`` ``(?P<digit>\\d)(?P<word>[a-z]+)\\d+\\.wav``. Any named group
+can be the label or the grouping key; the key ``"folder"`` stands for the name
+of the file's parent folder (unless the regex has a group of that name).
+Strings are mapped to contiguous ints in a stable sorted order (numeric order
+when every value is an integer, so digits ``"0"``..``"9"`` map to 0..9).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from cpckit.errors import ConfigError, DataError
+
+__all__ = [
+    "FOLDER_KEY",
+    "NAME_PATTERNS",
+    "ParsedNames",
+    "compile_label_regex",
+    "encode_labels",
+    "parse_names",
+    "sort_names",
+]
+
+FOLDER_KEY = "folder"
+"""Key that names the parent folder of a file instead of a regex group."""
+
+NAME_PATTERNS: dict[str, str] = {
+    "fsdd": r"(?P<digit>\d)_(?P<speaker>[a-z]+)_\d+\.wav",
+    "digit_word": r"(?P<digit>\d)(?P<word>[a-z]+)\d+\.wav",
+    "librispeech": r"(?P<speaker>\d+)-(?P<chapter>\d+)-(?P<utterance>\d+)\.flac",
+}
+"""Ready label regexes for known file-name layouts."""
+
+_MAX_LISTED = 5
+
+
+@dataclass
+class ParsedNames:
+    """The files whose names gave every requested key, and the raw strings.
+
+    Attributes:
+        paths: relative paths of the kept files, in input order.
+        label_values: label string per kept file, or None when no label key.
+        group_values: group string per kept file, or None when no group key.
+        unmatched: relative paths left out (name did not match, or no folder).
+    """
+
+    paths: list[str]
+    label_values: list[str] | None
+    group_values: list[str] | None
+    unmatched: list[str] = field(default_factory=list)
+
+
+def sort_names(values: Iterable[str]) -> list[str]:
+    """Unique values sorted: numerically when all are integers, else as strings."""
+    unique = set(values)
+    if unique and all(re.fullmatch(r"[+-]?\d+", v) for v in unique):
+        return sorted(unique, key=lambda v: (int(v), v))
+    return sorted(unique)
+
+
+def encode_labels(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Map strings to contiguous ints in :func:`sort_names` order.
+
+    Returns:
+        ``(codes, names)``: ``codes[i]`` is the index of ``values[i]`` in ``names``.
+
+    Shape:
+        -> codes ``(N,)`` int64
+    """
+    names = sort_names(values)
+    index = {name: i for i, name in enumerate(names)}
+    codes = np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
+    return codes, names
+
+
+def _groups_text(pattern: re.Pattern[str]) -> str:
+    groups = sorted(pattern.groupindex, key=lambda g: pattern.groupindex[g])
+    return f"its groups are {', '.join(groups)}" if groups else "it has no named groups"
+
+
+def compile_label_regex(
+    pattern: str | re.Pattern[str], keys: Sequence[tuple[str, str | None]] = ()
+) -> re.Pattern[str]:
+    """Compile a label regex and check that each key names one of its groups.
+
+    Args:
+        pattern: the regex (matched against whole file names).
+        keys: ``(argument name, key)`` pairs to check, e.g. ``("label_key", "digit")``;
+            a key of None or :data:`FOLDER_KEY` (when not a group) is not checked.
+
+    Raises:
+        DataError: the regex does not compile, or a key is not one of its named groups.
+    """
+    if isinstance(pattern, re.Pattern):
+        compiled = pattern
+    else:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as err:
+            raise DataError(f"label_regex '{pattern}' is not a valid regex: {err}") from None
+    for arg, key in keys:
+        if key is None or key in compiled.groupindex or key == FOLDER_KEY:
+            continue
+        raise DataError(
+            f"{arg} = {key!r} is not a named group of label_regex '{compiled.pattern}': "
+            f"{_groups_text(compiled)}"
+        )
+    return compiled
+
+
+def _examples(paths: Sequence[str]) -> str:
+    shown = ", ".join(paths[:_MAX_LISTED])
+    return shown + (f", ... ({len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else "")
+
+
+def parse_names(
+    paths: Sequence[str],
+    *,
+    label_regex: str | re.Pattern[str] | None = None,
+    label_key: str | None = None,
+    group_key: str | None = None,
+    label_from: str = "name",
+    source: str = "the dataset",
+) -> ParsedNames:
+    """Labels and groups of files from their names or parent folders.
+
+    Files whose names do not match ``label_regex`` (or, for folder keys, that
+    lie directly in the root) are left out; a warning gives their count and
+    the first few names.
+
+    Args:
+        paths: relative paths (``/``-separated) of the files.
+        label_regex: regex with named groups, matched against whole file names.
+        label_key: regex group (or ``"folder"``) that gives the label.
+        group_key: regex group (or ``"folder"``) that gives the group.
+        label_from: ``"name"`` (label from ``label_key``) or ``"folder"`` (label
+            from the parent folder; ``label_key`` must then be None or ``"folder"``).
+        source: where the files are, for messages (e.g. the root folder).
+
+    Raises:
+        ConfigError: ``label_from`` is not ``"name"`` or ``"folder"``, or conflicts with ``label_key``.
+        DataError: bad regex, a key that is not a group, or no file left.
+    """
+    if label_from not in ("name", "folder"):
+        raise ConfigError(f"label_from = {label_from!r} is not valid: expected 'name' or 'folder'")
+    if label_from == "folder":
+        if label_key not in (None, FOLDER_KEY):
+            raise ConfigError(
+                f"label_from = 'folder' takes the label from the folder name, so label_key = "
+                f"{label_key!r} would be ignored: drop label_key or use label_from = 'name'"
+            )
+        label_key = FOLDER_KEY
+    regex: re.Pattern[str] | None = None
+    if label_regex is not None:
+        regex = compile_label_regex(
+            label_regex, [("label_key", label_key), ("group_key", group_key)]
+        )
+    else:
+        for arg, key in (("label_key", label_key), ("group_key", group_key)):
+            if key is not None and key != FOLDER_KEY:
+                raise DataError(
+                    f"{arg} = {key!r} needs label_regex, a regex with a named group {key!r} "
+                    f"(e.g. '{NAME_PATTERNS['fsdd']}'), or the key 'folder'"
+                )
+
+    kept: list[str] = []
+    labels: list[str] = []
+    groups: list[str] = []
+    unmatched: list[str] = []
+    for rel in paths:
+        p = PurePosixPath(rel)
+        m = regex.fullmatch(p.name) if regex is not None else None
+        if regex is not None and m is None:
+            unmatched.append(rel)
+            continue
+        values: list[str] = []
+        ok = True
+        for key in (label_key, group_key):
+            if key is None:
+                values.append("")
+            elif m is not None and key in m.re.groupindex:
+                value = m.group(key)
+                ok = ok and value is not None
+                values.append(value or "")
+            else:  # folder key
+                ok = ok and len(p.parts) >= 2
+                values.append(p.parent.name)
+        if not ok:
+            unmatched.append(rel)
+            continue
+        kept.append(rel)
+        labels.append(values[0])
+        groups.append(values[1])
+
+    what = f"label_regex '{regex.pattern}'" if regex is not None else "a class folder"
+    if not kept:
+        raise DataError(
+            f"no file of the {len(paths)} in {source} matches {what} (e.g. {_examples(list(paths))})"
+            if regex is not None
+            else f"no file of the {len(paths)} in {source} is in a class folder: "
+            f"folder labels need root/<class>/<file> (found {_examples(list(paths))})"
+        )
+    if unmatched:
+        verb = "do not match" if regex is not None else "are not in"
+        warnings.warn(
+            f"{len(unmatched)} of {len(paths)} files in {source} {verb} {what} and are left out: "
+            f"{_examples(unmatched)}",
+            stacklevel=2,
+        )
+    return ParsedNames(
+        paths=kept,
+        label_values=labels if label_key is not None else None,
+        group_values=groups if group_key is not None else None,
+        unmatched=unmatched,
+    )
