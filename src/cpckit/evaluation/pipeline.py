@@ -149,8 +149,7 @@ def _evaluate_modality(
         from cpckit.evaluation.plots import plot_tsne
         from cpckit.evaluation.tsne import tsne_2d
 
-        emb = tsne_2d(te.context, seed=cfg.train.seed)
-        points, idx = emb if isinstance(emb, tuple) else (emb, np.arange(len(te.context)))
+        points, idx = tsne_2d(te.context, seed=cfg.train.seed)
         names = bundle.label_names if labelled else None
         plot_tsne(
             points,

@@ -1,0 +1,488 @@
+"""Probes: simple classifiers trained on frozen features.
+
+The linear probe is the standard measure of a self-supervised representation
+(van den Oord et al. 2018, "Representation Learning with Contrastive
+Predictive Coding", sec. 3: "a linear classifier on top of" the frozen
+features). Features are standardised with statistics of the training part
+only, then fed to a multinomial logistic regression; the ``mlp`` probe has
+one hidden layer, as for the phone-classification comparison in the CPC paper.
+
+Protocols (each returns a :class:`ProbeResult`):
+
+- :func:`probe_split`: a given train/test split;
+- :func:`probe_kfold`: stratified k-fold cross-validation (mean and std);
+- :func:`probe_fraction`: fit on a small stratified fraction (10 %), test on the rest;
+- :func:`probe_group`: test on groups (e.g. speakers) never seen in training;
+- :func:`probe_frames`: frame-level labels over variable-length sequences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cpckit.errors import CpckitError
+
+__all__ = [
+    "CLASSIFIERS",
+    "FoldScore",
+    "ProbeResult",
+    "make_classifier",
+    "probe_fraction",
+    "probe_frames",
+    "probe_group",
+    "probe_kfold",
+    "probe_split",
+]
+
+CLASSIFIERS = ("linear", "mlp")
+"""Valid values of ``classifier=``."""
+
+LINEAR_MAX_ITER = 5000
+MLP_HIDDEN = 256
+MLP_MAX_ITER = 500
+
+
+@dataclass
+class FoldScore:
+    """Accuracies of one cross-validation fold."""
+
+    train_accuracy: float
+    test_accuracy: float
+    n_train: int
+    n_test: int
+
+
+@dataclass
+class ProbeResult:
+    """Accuracy of a probe under one protocol.
+
+    Attributes:
+        train_accuracy: accuracy on the samples it was fit on (mean over folds
+            for k-fold).
+        test_accuracy: accuracy on held-out samples (mean over folds for k-fold).
+        n_train: training samples (per fold for k-fold, rounded mean).
+        n_test: test samples (for k-fold: all N, each tested once).
+        protocol: ``split``, ``kfold``, ``fraction``, ``group`` or ``frames``.
+        classifier: ``linear`` or ``mlp``.
+        folds: per-fold scores (k-fold only), else ``None``.
+        std: standard deviation of the fold test accuracies (k-fold only,
+            ``ddof=0``), else ``None``.
+        n_classes: classes in the training labels.
+        chance_accuracy: test accuracy of always predicting the most frequent
+            training class (the floor to compare against).
+        info: protocol details (folds, fraction, group counts, subsampling).
+    """
+
+    train_accuracy: float
+    test_accuracy: float
+    n_train: int
+    n_test: int
+    protocol: str
+    classifier: str
+    folds: list[FoldScore] | None = None
+    std: float | None = None
+    n_classes: int = 0
+    chance_accuracy: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (folds as a list of dicts)."""
+        return asdict(self)
+
+
+def make_classifier(classifier: str = "linear", seed: int = 0) -> Any:
+    """An unfitted sklearn pipeline: ``StandardScaler`` then the classifier.
+
+    Args:
+        classifier: ``linear`` (logistic regression, lbfgs) or ``mlp`` (one
+            hidden layer of 256 ReLU units, Adam).
+        seed: seed of the MLP's initialisation (the linear fit is deterministic).
+
+    Raises:
+        CpckitError: for an unknown classifier name.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if classifier == "linear":
+        head: Any = LogisticRegression(solver="lbfgs", max_iter=LINEAR_MAX_ITER)
+    elif classifier == "mlp":
+        head = MLPClassifier(
+            hidden_layer_sizes=(MLP_HIDDEN,), max_iter=MLP_MAX_ITER, random_state=seed
+        )
+    else:
+        raise CpckitError(
+            f"probe classifier {classifier!r} is unknown; valid: {', '.join(CLASSIFIERS)}"
+        )
+    return make_pipeline(StandardScaler(), head)
+
+
+def _check(features: Any, labels: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``(N, F)`` features and ``(N,)`` labels; return float64 / label arrays."""
+    if hasattr(features, "detach"):
+        features = features.detach().cpu().numpy()
+    if hasattr(labels, "detach"):
+        labels = labels.detach().cpu().numpy()
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels)
+    if x.ndim != 2:
+        raise CpckitError(
+            f"probe {what} features must have shape (N, F), got shape {tuple(x.shape)}"
+        )
+    if y.ndim != 1:
+        raise CpckitError(f"probe {what} labels must have shape (N,), got shape {tuple(y.shape)}")
+    if x.shape[0] != y.shape[0]:
+        raise CpckitError(
+            f"probe {what} features and labels disagree: {x.shape[0]} feature rows but {y.shape[0]} labels"
+        )
+    if x.shape[0] == 0:
+        raise CpckitError(f"probe {what} set is empty")
+    if not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).any(axis=1).sum())
+        raise CpckitError(
+            f"probe {what} features have NaN or infinite values in {bad} of {x.shape[0]} rows"
+        )
+    return x, y
+
+
+def _py(value: Any) -> Any:
+    """A numpy scalar as the Python value (for readable messages)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _check_classes(y: np.ndarray, what: str) -> np.ndarray:
+    """The classes of ``y``; at least two, and at least as many samples as classes."""
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise CpckitError(
+            f"probe {what} labels have only one class ({_py(classes[0])!r}); a probe needs at least 2"
+        )
+    if len(y) < len(classes):
+        raise CpckitError(
+            f"probe {what} set has {len(y)} samples, fewer than its {len(classes)} classes"
+        )
+    return classes
+
+
+def _chance(y_train: np.ndarray, y_test: np.ndarray) -> float:
+    values, counts = np.unique(y_train, return_counts=True)
+    return float(np.mean(y_test == values[np.argmax(counts)]))
+
+
+def _fit_score(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    classifier: str,
+    seed: int,
+) -> tuple[float, float]:
+    model = make_classifier(classifier, seed)
+    model.fit(x_train, y_train)
+    return float(model.score(x_train, y_train)), float(model.score(x_test, y_test))
+
+
+def probe_split(
+    x_train: Any,
+    y_train: Any,
+    x_test: Any,
+    y_test: Any,
+    classifier: str = "linear",
+    seed: int = 0,
+) -> ProbeResult:
+    """Fit a probe on a given training split and score it on a given test split.
+
+    Args:
+        x_train: ``(N_train, F)`` features.
+        y_train: ``(N_train,)`` labels.
+        x_test: ``(N_test, F)`` features.
+        y_test: ``(N_test,)`` labels.
+        classifier: ``linear`` or ``mlp``.
+        seed: seed of the MLP initialisation.
+
+    Raises:
+        CpckitError: on mismatched shapes, a single training class, fewer
+            training samples than classes, or an unknown classifier.
+    """
+    xa, ya = _check(x_train, y_train, "train")
+    xb, yb = _check(x_test, y_test, "test")
+    if xa.shape[1] != xb.shape[1]:
+        raise CpckitError(
+            f"probe train and test features differ in width: {xa.shape[1]} and {xb.shape[1]}"
+        )
+    classes = _check_classes(ya, "train")
+    train_acc, test_acc = _fit_score(xa, ya, xb, yb, classifier, seed)
+    return ProbeResult(
+        train_accuracy=train_acc,
+        test_accuracy=test_acc,
+        n_train=len(ya),
+        n_test=len(yb),
+        protocol="split",
+        classifier=classifier,
+        n_classes=len(classes),
+        chance_accuracy=_chance(ya, yb),
+    )
+
+
+def probe_kfold(
+    features: Any, labels: Any, folds: int = 5, seed: int = 0, classifier: str = "linear"
+) -> ProbeResult:
+    """Stratified k-fold cross-validated probe accuracy (mean and std over folds).
+
+    Each sample is tested exactly once; every fold keeps the class
+    proportions. The scaler is refit on each training part.
+
+    Args:
+        features: ``(N, F)`` features.
+        labels: ``(N,)`` labels.
+        folds: number of folds (>= 2).
+        seed: seed of the fold assignment (shuffled) and the MLP.
+        classifier: ``linear`` or ``mlp``.
+
+    Raises:
+        CpckitError: on mismatched shapes, one class, ``folds < 2``, or a class
+            with fewer than ``folds`` samples.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    x, y = _check(features, labels, "k-fold")
+    if folds < 2:
+        raise CpckitError(f"probe_kfold folds must be >= 2, got {folds}")
+    _check_classes(y, "k-fold")
+    if len(y) < folds:
+        raise CpckitError(
+            f"probe_kfold with folds={folds} needs at least {folds} samples, got {len(y)}"
+        )
+    values, counts = np.unique(y, return_counts=True)
+    if counts.min() < folds:
+        raise CpckitError(
+            f"probe_kfold with folds={folds} needs at least {folds} samples of every class; "
+            f"class {_py(values[np.argmin(counts)])!r} has {int(counts.min())}"
+        )
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    scores: list[FoldScore] = []
+    chance = 0.0
+    for train_idx, test_idx in splitter.split(x, y):
+        tr, te = _fit_score(x[train_idx], y[train_idx], x[test_idx], y[test_idx], classifier, seed)
+        scores.append(FoldScore(tr, te, len(train_idx), len(test_idx)))
+        chance += _chance(y[train_idx], y[test_idx]) * len(test_idx)
+    test = np.array([s.test_accuracy for s in scores])
+    return ProbeResult(
+        train_accuracy=float(np.mean([s.train_accuracy for s in scores])),
+        test_accuracy=float(test.mean()),
+        n_train=round(float(np.mean([s.n_train for s in scores]))),
+        n_test=len(y),
+        protocol="kfold",
+        classifier=classifier,
+        folds=scores,
+        std=float(test.std()),
+        n_classes=len(values),
+        chance_accuracy=chance / len(y),
+        info={"folds": folds, "seed": seed},
+    )
+
+
+def probe_fraction(
+    features: Any, labels: Any, fit_fraction: float = 0.1, seed: int = 0, classifier: str = "linear"
+) -> ProbeResult:
+    """Fit on a small stratified fraction of the samples, test on all the others.
+
+    The low-label regime (e.g. 10 % of the labels), where a good
+    representation shows most clearly against raw-input baselines.
+
+    Args:
+        features: ``(N, F)`` features.
+        labels: ``(N,)`` labels.
+        fit_fraction: share of samples to fit on, in (0, 1).
+        seed: seed of the split and the MLP.
+        classifier: ``linear`` or ``mlp``.
+
+    Raises:
+        CpckitError: on mismatched shapes, one class, a fraction outside
+            (0, 1), or when either part would hold fewer samples than classes.
+    """
+    from sklearn.model_selection import train_test_split
+
+    x, y = _check(features, labels, "fraction")
+    if not 0.0 < fit_fraction < 1.0:
+        raise CpckitError(f"probe_fraction fit_fraction must be in (0, 1), got {fit_fraction}")
+    classes = _check_classes(y, "fraction")
+    n_fit = int(np.floor(fit_fraction * len(y)))
+    n_rest = len(y) - n_fit
+    if n_fit < len(classes) or n_rest < len(classes):
+        raise CpckitError(
+            f"probe_fraction with fit_fraction={fit_fraction} on {len(y)} samples gives {n_fit} to fit "
+            f"and {n_rest} to test; each part needs at least one sample per class ({len(classes)})"
+        )
+    _, counts = np.unique(y, return_counts=True)
+    if counts.min() < 2:
+        raise CpckitError(
+            "probe_fraction needs at least 2 samples of every class for a stratified split"
+        )
+    idx = np.arange(len(y))
+    fit_idx, test_idx = train_test_split(idx, train_size=n_fit, stratify=y, random_state=seed)
+    train_acc, test_acc = _fit_score(
+        x[fit_idx], y[fit_idx], x[test_idx], y[test_idx], classifier, seed
+    )
+    return ProbeResult(
+        train_accuracy=train_acc,
+        test_accuracy=test_acc,
+        n_train=len(fit_idx),
+        n_test=len(test_idx),
+        protocol="fraction",
+        classifier=classifier,
+        n_classes=len(classes),
+        chance_accuracy=_chance(y[fit_idx], y[test_idx]),
+        info={"fit_fraction": fit_fraction, "seed": seed},
+    )
+
+
+def probe_group(
+    features: Any,
+    labels: Any,
+    groups: Any,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    classifier: str = "linear",
+) -> ProbeResult:
+    """Test on groups never seen in training (e.g. unseen speakers).
+
+    About ``test_fraction`` of the groups (not samples) are held out; no
+    group has samples on both sides. When features encode the group (speaker
+    identity) and labels correlate with it, random splits overstate accuracy;
+    this split does not.
+
+    Args:
+        features: ``(N, F)`` features.
+        labels: ``(N,)`` labels.
+        groups: ``(N,)`` group ids.
+        test_fraction: share of groups held out, in (0, 1).
+        seed: seed of the group assignment and the MLP.
+        classifier: ``linear`` or ``mlp``.
+
+    Raises:
+        CpckitError: on mismatched shapes, fewer than 2 groups, a fraction
+            outside (0, 1), or a training part with a single class.
+    """
+    from sklearn.model_selection import GroupShuffleSplit
+
+    x, y = _check(features, labels, "group")
+    if hasattr(groups, "detach"):
+        groups = groups.detach().cpu().numpy()
+    g = np.asarray(groups)
+    if g.shape != y.shape:
+        raise CpckitError(
+            f"probe_group groups must have shape (N,) = {tuple(y.shape)}, got shape {tuple(g.shape)}"
+        )
+    if not 0.0 < test_fraction < 1.0:
+        raise CpckitError(f"probe_group test_fraction must be in (0, 1), got {test_fraction}")
+    _check_classes(y, "group")
+    unique_groups = np.unique(g)
+    if len(unique_groups) < 2:
+        raise CpckitError(f"probe_group needs at least 2 distinct groups, got {len(unique_groups)}")
+    splitter = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+    train_idx, test_idx = next(splitter.split(x, y, g))
+    if len(np.unique(y[train_idx])) < 2:
+        raise CpckitError(
+            "probe_group: the training groups hold only one class; use more groups or another seed"
+        )
+    train_acc, test_acc = _fit_score(
+        x[train_idx], y[train_idx], x[test_idx], y[test_idx], classifier, seed
+    )
+    return ProbeResult(
+        train_accuracy=train_acc,
+        test_accuracy=test_acc,
+        n_train=len(train_idx),
+        n_test=len(test_idx),
+        protocol="group",
+        classifier=classifier,
+        n_classes=len(np.unique(y[train_idx])),
+        chance_accuracy=_chance(y[train_idx], y[test_idx]),
+        info={
+            "test_fraction": test_fraction,
+            "seed": seed,
+            "train_groups": len(np.unique(g[train_idx])),
+            "test_groups": len(np.unique(g[test_idx])),
+        },
+    )
+
+
+def _stack_frames(frames: Any, labels: Any, what: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Concatenate ``[(T_i, F)]`` frames and ``[(T_i,)]`` labels, checking each pair."""
+    frames, labels = list(frames), list(labels)
+    if len(frames) != len(labels):
+        raise CpckitError(
+            f"probe_frames {what}: {len(frames)} frame sequences but {len(labels)} label sequences"
+        )
+    if not frames:
+        raise CpckitError(f"probe_frames {what}: no sequences")
+    xs, ys = [], []
+    width: int | None = None
+    for i, (f, lab) in enumerate(zip(frames, labels)):
+        x, y = _check(f, lab, f"{what} sequence {i}")
+        if width is not None and x.shape[1] != width:
+            raise CpckitError(
+                f"probe_frames {what} sequence {i} has {x.shape[1]} features per frame, "
+                f"sequence 0 has {width}"
+            )
+        width = x.shape[1]
+        xs.append(x)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys), len(xs)
+
+
+def probe_frames(
+    train_frames: Any,
+    train_labels: Any,
+    test_frames: Any,
+    test_labels: Any,
+    classifier: str = "linear",
+    max_frames: int | None = None,
+    seed: int = 0,
+) -> ProbeResult:
+    """Frame-level probe (e.g. phone classification from per-frame context vectors).
+
+    Sequences are flattened into one set of frames per side. With
+    ``max_frames``, each side keeps a seeded random subset of at most that
+    many frames (frame-level data grows fast: 100 frames per second of audio).
+
+    Args:
+        train_frames: list of ``(T_i, F)`` arrays.
+        train_labels: list of ``(T_i,)`` label arrays, one per sequence.
+        test_frames: list of ``(T_j, F)`` arrays.
+        test_labels: list of ``(T_j,)`` label arrays.
+        classifier: ``linear`` or ``mlp`` (the CPC paper reports both for phones).
+        max_frames: cap on frames per side; ``None`` = all.
+        seed: seed of the subsampling and the MLP.
+
+    Raises:
+        CpckitError: on mismatched lengths or widths, a single class, or
+            ``max_frames < 2``.
+    """
+    if max_frames is not None and max_frames < 2:
+        raise CpckitError(f"probe_frames max_frames must be >= 2 or None, got {max_frames}")
+    xa, ya, n_train_seq = _stack_frames(train_frames, train_labels, "train")
+    xb, yb, n_test_seq = _stack_frames(test_frames, test_labels, "test")
+    total = (len(ya), len(yb))
+    rng = np.random.default_rng(seed)
+    if max_frames is not None and len(ya) > max_frames:
+        keep = np.sort(rng.choice(len(ya), size=max_frames, replace=False))
+        xa, ya = xa[keep], ya[keep]
+    if max_frames is not None and len(yb) > max_frames:
+        keep = np.sort(rng.choice(len(yb), size=max_frames, replace=False))
+        xb, yb = xb[keep], yb[keep]
+    result = probe_split(xa, ya, xb, yb, classifier=classifier, seed=seed)
+    result.protocol = "frames"
+    result.info = {
+        "train_sequences": n_train_seq,
+        "test_sequences": n_test_seq,
+        "train_frames_total": total[0],
+        "test_frames_total": total[1],
+        "max_frames": max_frames,
+    }
+    return result
