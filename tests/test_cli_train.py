@@ -15,10 +15,16 @@ import yaml
 from cpckit.cli import main
 
 TINY = [
-    "model.z_dim=16", "model.c_dim=16", "model.prediction_steps=3",
+    "model.z_dim=16",
+    "model.c_dim=16",
+    "model.prediction_steps=3",
     "audio_encoder.conv_layers=[[1,16,10,5,3,1],[16,16,8,4,2,1]]",
-    "data.full_duration=0.08", "data.n_train=48", "data.n_test=32",
-    "negatives.n_negatives=8", "train.batch_size=16", "eval.max_examples=64",
+    "data.full_duration=0.08",
+    "data.n_train=48",
+    "data.n_test=32",
+    "negatives.n_negatives=8",
+    "train.batch_size=16",
+    "eval.max_examples=64",
 ]
 
 
@@ -30,16 +36,40 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        code = main(["train", "--modality", "audio", "--use-mock-data", "true", "--out-dir", str(out),
-                     "--epochs", "2", "--neg-mode", "inbatch", *TINY])
+        code = main(
+            [
+                "train",
+                "--modality",
+                "audio",
+                "--use-mock-data",
+                "true",
+                "--out-dir",
+                str(out),
+                "--epochs",
+                "2",
+                "--neg-mode",
+                "inbatch",
+                *TINY,
+            ]
+        )
     assert code == 0
     return out, buf.getvalue()
 
 
 def test_train_writes_every_file_of_the_run_folder(tiny_run: tuple[Path, str]) -> None:
     out, _ = tiny_run
-    for name in ["config.yaml", "cpc_model.pth", "checkpoints/last.ckpt", "losses.csv", "losses.npy",
-                 "training_curve.png", "tsne_audio.png", "metrics.json", "report.html", "report.md"]:
+    for name in [
+        "config.yaml",
+        "cpc_model.pth",
+        "checkpoints/last.ckpt",
+        "losses.csv",
+        "losses.npy",
+        "training_curve.png",
+        "tsne_audio.png",
+        "metrics.json",
+        "report.html",
+        "report.md",
+    ]:
         path = out / name
         assert path.is_file() and path.stat().st_size > 0, name
 
@@ -76,17 +106,31 @@ def test_saved_model_reloads_with_same_outputs(tiny_run: tuple[Path, str]) -> No
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cpckit", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cpckit", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "--epochs", "ten"], "error: train.epochs = 'ten' is not valid: expected an integer"),
-        (["train", "--neg-mode", "bogus"], "error: negatives.mode names an unknown sampler 'bogus'"),
-        (["train", "model.prediction_steps=70"], "error: data.full_duration = 0.64 s at 16000 Hz gives 64 latent steps"),
+        (
+            ["train", "--epochs", "ten"],
+            "error: train.epochs = 'ten' is not valid: expected an integer",
+        ),
+        (
+            ["train", "--neg-mode", "bogus"],
+            "error: negatives.mode names an unknown sampler 'bogus'",
+        ),
+        (
+            ["train", "model.prediction_steps=70"],
+            "error: data.full_duration = 0.64 s at 16000 Hz gives 65 latent steps",
+        ),
         (["train", "train.nope=1"], "error: unknown config key 'train.nope'"),
-        (["train", "--config", "/nonexistent.yaml"], "error: config file '/nonexistent.yaml' does not exist"),
+        (
+            ["train", "--config", "/nonexistent.yaml"],
+            "error: config file '/nonexistent.yaml' does not exist",
+        ),
     ],
 )
 def test_bad_config_exits_2_with_one_line(args: list[str], message: str) -> None:
@@ -101,6 +145,14 @@ def test_help_lists_commands_and_flags() -> None:
     proc = _run_cli("--help")
     assert proc.returncode == 0 and "train" in proc.stdout
     proc = _run_cli("train", "--help")
-    for flag in ("--modality", "--use-mock-data", "--out-dir", "--epochs", "--neg-mode", "--resume", "KEY=VALUE"):
+    for flag in (
+        "--modality",
+        "--use-mock-data",
+        "--out-dir",
+        "--epochs",
+        "--neg-mode",
+        "--resume",
+        "KEY=VALUE",
+    ):
         assert flag in proc.stdout
     assert "default: 10" in proc.stdout

@@ -69,8 +69,8 @@ def test_override_values_are_read_as_yaml() -> None:
         ),
         (
             ["data.full_duration=0.05"],
-            "data.full_duration = 0.05 s at 16000 Hz gives 5 latent steps with the encoder's 160x downsampling, "
-            "but model.prediction_steps = 12 needs at least 13: raise data.full_duration to >= 0.13",
+            "data.full_duration = 0.05 s at 16000 Hz gives 6 latent steps with the encoder's 160x downsampling, "
+            "but model.prediction_steps = 12 needs at least 13: raise data.full_duration to >= 0.12",
         ),
         (
             ["audio_encoder.conv_layers=[[1,8,4,2,1]]"],

@@ -13,6 +13,7 @@ from cpckit.model import pool_time
 from cpckit.predictor import build_predictor
 
 TINY = [
+    "audio_encoder.kind=conv",
     "model.z_dim=16",
     "model.c_dim=24",
     "model.prediction_steps=3",

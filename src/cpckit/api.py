@@ -2,6 +2,7 @@
 
 >>> model = cpckit.load("outputs_audio/cpc_model.pth")
 >>> vectors = model.embed(waveform, sample_rate=16000)
+>>> table = model.embed_folder("clips/")  # what `cpckit embed` writes, as a dict of arrays
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 
 from cpckit.config import Config, config_from_dict
 from cpckit.errors import CpckitError
-from cpckit.model import CPCModel, pool_time
+from cpckit.model import CPCModel
 
 __all__ = ["Embedding", "PretrainedCPC", "load"]
 
@@ -27,8 +28,9 @@ class Embedding:
     Attributes:
         context: ``(C,)`` time-pooled context vector.
         latent: ``(D,)`` time-pooled latent vector.
-        context_frames: ``(L, C)`` context per step.
-        latent_frames: ``(L, D)`` latent per step.
+        context_frames: ``(L, C)`` context of each pooled latent step (those that lie
+            inside the input; see :func:`cpckit.evaluation.embed.exact_valid_mask`).
+        latent_frames: ``(L, D)`` latent of each pooled step.
     """
 
     context: np.ndarray
@@ -49,10 +51,13 @@ class PretrainedCPC:
         return self.model.modalities
 
     def _prepare_audio(self, wave: Any, sample_rate: int | None) -> torch.Tensor:
+        """A waveform as the model's input, decoded as a folder's clips are (same resampler)."""
+        from cpckit.data.audio import normalize_waveform, resample
+
         arr = wave.detach().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave)
         arr = arr.astype(np.float32)
         if arr.ndim == 2:  # (channels, samples) or (samples, channels): mix down
-            arr = arr.mean(axis=0 if arr.shape[0] < arr.shape[1] else 1)
+            arr = arr.mean(axis=0 if arr.shape[0] < arr.shape[1] else 1, dtype=np.float32)
         if arr.ndim != 1:
             raise CpckitError(
                 f"a waveform must be 1-d (samples) or 2-d (channels, samples), got shape {arr.shape}"
@@ -61,12 +66,10 @@ class PretrainedCPC:
         if sample_rate is None:
             raise CpckitError(f"give the waveform's sample_rate (the model expects {target} Hz)")
         if sample_rate != target:
-            import soxr
-
-            arr = soxr.resample(arr, sample_rate, target).astype(np.float32)
+            arr = resample(arr, int(sample_rate), target)
         if self.config.data.normalize:
-            arr = (arr - arr.mean()) / (arr.std() + 1e-8)
-        return torch.from_numpy(arr).view(1, 1, -1)
+            arr = normalize_waveform(arr)
+        return torch.from_numpy(np.ascontiguousarray(arr)).view(1, 1, -1)
 
     def _prepare_image(self, image: Any) -> torch.Tensor:
         from cpckit.data.image import image_to_tensor
@@ -84,22 +87,83 @@ class PretrainedCPC:
     ) -> Embedding:
         """Embed one waveform (array/tensor + its sample rate) or one image (PIL, array, tensor, path).
 
-        The whole input is encoded (no crop or pad).
+        The whole input is encoded (no crop or pad); pooling and the frames
+        cover the valid latent steps only (those whose receptive field lies
+        in the input), exactly as ``cpckit embed`` does for a folder.
+
+        Raises:
+            CpckitError: an unknown modality or pool, or a waveform too short
+                for one latent step (the message gives the minimum).
         """
+        from cpckit.evaluation.embed import encode_batch, latent_steps, min_samples
+
+        if pool not in ("mean", "max", "last"):
+            raise CpckitError(f"pool = {pool!r} is not valid: expected 'mean', 'max' or 'last'")
         if modality is None:
             modality = (
                 "audio" if sample_rate is not None or "image" not in self.modalities else "image"
             )
         if modality not in self.modalities:
             raise CpckitError(f"this model has no {modality!r} encoder; it has {self.modalities}")
-        inp = self._prepare_audio(x, sample_rate) if modality == "audio" else self._prepare_image(x)
-        z, valid = self.model.encode(modality, inp)
-        c = self.model.context(z)
+        lengths = None
+        if modality == "audio":
+            inp = self._prepare_audio(x, sample_rate)
+            n = int(inp.shape[-1])
+            encoder = self.model.encoders["audio"]
+            if latent_steps(encoder, [n])[0] < 1:
+                need = min_samples(encoder)
+                rate = self.config.data.sample_rate
+                raise CpckitError(
+                    f"the waveform has {n} samples at {rate} Hz, too short for one latent step "
+                    f"(the encoder needs at least {need} samples, {need / rate:.4g} s)"
+                )
+            lengths = torch.tensor([n], dtype=torch.int64)
+        else:
+            inp = self._prepare_image(x)
+        out = encode_batch(self.model, modality, inp, lengths, pool=pool, frames=True)
+        assert out.context_frames is not None and out.latent_frames is not None
         return Embedding(
-            context=pool_time(c, valid, pool)[0].numpy(),
-            latent=pool_time(z, valid, pool)[0].numpy(),
-            context_frames=c[0].numpy(),
-            latent_frames=z[0].numpy(),
+            context=out.context[0].numpy(),
+            latent=out.latent[0].numpy(),
+            context_frames=out.context_frames[0].numpy(),
+            latent_frames=out.latent_frames[0].numpy(),
+        )
+
+    def embed_folder(
+        self,
+        root: str | Path,
+        *,
+        modality: str | None = None,
+        pool: str = "mean",
+        frames: bool = False,
+        label_regex: str | None = None,
+        windows_per_file: int | None = None,
+        window_seconds: float | None = None,
+        batch_size: int = 32,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """Embed every file under ``root`` (recursive, sorted), batched.
+
+        Returns the table that ``cpckit embed`` writes (``paths``, ``context``,
+        ``latent``, labels, ...; see :mod:`cpckit.evaluation.embed`); row ``i``
+        equals ``embed(file i)``.
+        """
+        from cpckit.evaluation.embed import embed_folder
+
+        return embed_folder(
+            self.model,
+            self.config,
+            root,
+            modality=modality,
+            pool=pool,
+            frames=frames,
+            label_regex=label_regex,
+            windows_per_file=windows_per_file,
+            window_seconds=window_seconds,
+            batch_size=batch_size,
+            seed=seed,
+            progress=progress,
         )
 
 

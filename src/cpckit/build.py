@@ -8,6 +8,7 @@ from cpckit.config import Config
 from cpckit.context import build_context
 from cpckit.model import CPCModel
 from cpckit.negatives.base import NegativeSampler
+from cpckit.negatives.momentum import MomentumEncoder
 from cpckit.negatives.registry import build_samplers
 from cpckit.objective import CPCObjective
 from cpckit.predictor import build_predictor
@@ -39,6 +40,7 @@ def build_encoder(cfg: Config, modality: str) -> nn.Module:
             z_dim=cfg.model.z_dim,
             order=enc.order,
             norm=enc.norm,
+            stem_stride=enc.stem_stride,
         )
     raise ValueError(f"unknown modality {modality!r}")
 
@@ -72,15 +74,25 @@ def build_model(cfg: Config) -> CPCModel:
     return CPCModel(encoders, context, predictors, steps=m.prediction_steps)
 
 
-def build_objective(cfg: Config) -> CPCObjective:
-    """Samplers (one set per modality), similarity and loss options for a config."""
+def build_objective(cfg: Config, model: CPCModel | None = None) -> CPCObjective:
+    """Samplers (one set per modality), similarity and loss options for a config.
+
+    With ``negatives.momentum > 0`` the objective holds a momentum (EMA) copy
+    of ``model``'s encoders that makes the queued keys, so ``model`` is needed.
+    """
     samplers: dict[str, list[NegativeSampler]] = {
-        name: build_samplers(cfg.negatives) for name in modalities_of(cfg)
+        name: build_samplers(cfg.negatives, dim=cfg.model.z_dim) for name in modalities_of(cfg)
     }
+    key_encoder = None
+    if cfg.negatives.momentum > 0:
+        if model is None:
+            raise ValueError("build_objective: negatives.momentum > 0 needs the model")
+        key_encoder = MomentumEncoder(model.encoders, cfg.negatives.momentum)
     return CPCObjective(
         samplers,
         Similarity(cfg.loss.similarity, cfg.loss.temperature),
         debiased=cfg.loss.debiased,
         tau_plus=cfg.loss.tau_plus,
         step_weights=cfg.loss.step_weights,
+        key_encoder=key_encoder,
     )

@@ -145,7 +145,15 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 # Subcommands that live in their own module under cpckit.commands; each
 # module has ``add_parser(subparsers)``. Listed explicitly, in --help order.
-SUBCOMMAND_MODULES: list[str] = []
+SUBCOMMAND_MODULES: list[str] = [
+    "prepare",
+    "embed",
+    "evaluate",
+    "finetune",
+    "report",
+    "compare",
+    "bench",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -126,7 +126,9 @@ class AudioEncoderConfig:
     """Audio encoder: raw-waveform conv stack or log-mel + CNN."""
 
     kind: Literal["conv", "mel"] = _f(
-        "conv", "raw-waveform conv stack, or log-mel spectrogram + CNN"
+        "mel",
+        "mel: log-mel spectrogram + CNN (the default: learns the synthetic task in minutes on a "
+        "CPU); conv: the raw-waveform conv stack of conv_layers (the CPC paper's encoder)",
     )
     conv_layers: list[list[int]] | None = _f(
         None,
@@ -157,6 +159,11 @@ class ImageEncoderConfig:
         "how the grid is read as a sequence: row by row, or column by column top to bottom",
     )
     norm: Literal["batch", "layer", "none"] = _f("batch", "normalisation in the patch CNN")
+    stem_stride: Literal[1, 2] = _f(
+        1,
+        "stride of the patch CNN's first conv: 1, or 2 to halve each side of its feature maps "
+        "(about 4x less compute)",
+    )
 
 
 @dataclass
@@ -185,31 +192,42 @@ class ContextConfig:
 
 @dataclass
 class NegativesConfig:
-    """Which negatives each prediction is contrasted with."""
+    """Which negatives each prediction is contrasted with (see docs/negatives.md)."""
 
     mode: str = _f(
         "inbatch",
         "negative samplers joined by '+': inbatch, samesequence, samegroup, queue, synthetic, "
-        "hard, crossmodal (e.g. queue+synthetic)",
+        "hard, crossmodal (e.g. queue+synthetic); a queue without a batch sampler gets inbatch "
+        "added (queue means inbatch+queue)",
     )
-    n_negatives: int = _f(128, "negatives per prediction from the batch samplers")
-    queue_size: int = _f(4096, "queue: latents kept from past batches")
-    n_queue: int = _f(128, "queue: negatives per prediction drawn from the queue")
+    n_negatives: int = _f(
+        128, "negatives per prediction from the batch samplers (inbatch, samesequence, samegroup)"
+    )
+    queue_size: int = _f(4096, "queue: latents kept from past batches (typically 4096 to 65536)")
+    n_queue: int = _f(
+        128, "queue: negatives per prediction drawn from the queue (>= queue_size: all of it)"
+    )
     momentum: float = _f(
         0.0,
-        "queue: EMA coefficient of a momentum key encoder (0 = no key encoder; MoCo uses 0.999)",
+        "queue: EMA coefficient m of a momentum key encoder that makes the queued keys "
+        "(0 = the batch's own latents; MoCo uses 0.999)",
     )
     n_synthetic: int = _f(
-        16, "synthetic: hard negatives per prediction (half perturbed, half shuffled)"
+        16, "synthetic: hard negatives per prediction (half perturbed positives, half shuffled)"
     )
     sigma: float = _f(
         0.5, "synthetic: std of the Gaussian perturbation, relative to the latents' RMS"
     )
     n_hard: int = _f(16, "hard: mined negatives per prediction (top-k most similar)")
     hard_source: Literal["batch", "queue"] = _f("batch", "hard: where mined negatives come from")
+    hard_pool: int = _f(
+        1024, "hard: candidates scored in the mining pass (the whole source when smaller)"
+    )
     n_crossmodal: int = _f(64, "crossmodal: negatives per prediction from the other modality")
     samplers: list[dict[str, Any]] = _f(
-        [], "per-sampler settings as a list of {name: ..., count: ..., options}; overrides mode"
+        [],
+        "per-sampler settings as a list of {name: ..., count: ..., options}; overrides mode "
+        "(options: queue size; synthetic sigma, window, noise_bank; hard source, pool, size)",
     )
 
 
@@ -251,11 +269,17 @@ class TrainConfig:
         "auto", "Lightning strategy (auto, ddp, ddp_spawn, ...); ddp when devices > 1"
     )
     precision: Literal["32", "16-mixed", "bf16-mixed", "64"] = _f(
-        "32", "numeric precision; fp32 is the CPU default"
+        "32",
+        "numeric precision: 32; bf16-mixed (GPU, or CPU with bf16 units); 16-mixed (GPU only)",
     )
     accumulate_grad_batches: int = _f(1, "gradient accumulation: batches per optimizer step")
-    resume: str | None = _f(None, "checkpoint to resume from, or 'auto' for the newest in out_dir")
-    checkpoint_every_n_steps: int = _f(0, "also checkpoint every N steps (0: at epoch ends only)")
+    resume: str | None = _f(
+        None, "checkpoint to resume from, or 'auto' for the newest valid one in out_dir/checkpoints"
+    )
+    checkpoint_every_n_steps: int = _f(
+        0, "checkpoint every N optimizer steps as well as at each epoch end (0: epoch ends only)"
+    )
+    keep_checkpoints: int = _f(2, "step checkpoints kept in out_dir/checkpoints (the newest)")
     logger: Literal["tensorboard", "mlflow", "none"] = _f(
         "tensorboard", "experiment logger (mlflow needs pip install cpckit[mlflow])"
     )

@@ -74,6 +74,12 @@ class CPCModel(nn.Module):
             raise ValueError(
                 f"encoders {sorted(encoders)} and predictors {sorted(predictors)} must name the same modalities"
             )
+        dims = {name: getattr(enc, "z_dim", None) for name, enc in encoders.items()}
+        if len({d for d in dims.values() if d is not None}) > 1:
+            raise ValueError(
+                f"the encoders' latent dimensions differ ({dims}): the shared context model "
+                "needs one z_dim for every modality"
+            )
         self.encoders = nn.ModuleDict(encoders)
         self.context = context
         self.predictors = nn.ModuleDict(predictors)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
 from cpckit.losses import InfoNCEResult, debiased_info_nce, info_nce
-from cpckit.model import CPCOutput
-from cpckit.negatives.base import NegativeQuery, NegativeSampler
+from cpckit.model import CPCModel, CPCOutput
+from cpckit.negatives.base import NegativeQuery, NegativeSampler, positive_windows
+from cpckit.negatives.momentum import MomentumEncoder
 from cpckit.similarity import Similarity
 
 __all__ = ["CPCObjective", "ObjectiveResult"]
@@ -40,12 +42,6 @@ class ObjectiveResult:
         return torch.stack([r.step_loss for r in self.per_modality.values()]).mean(0)
 
 
-def _positive_windows(x: Tensor, steps: int) -> Tensor:
-    """``(B, L, ...)`` -> ``(B, L - K, K, ...)``: entry (t, k) is x[:, t + k + 1]."""
-    win = x[:, 1:].unfold(1, steps, 1)  # (B, L-K, ..., K)
-    return win.movedim(-1, 2)
-
-
 class CPCObjective(nn.Module):
     """Scores each modality's predictions against its samplers' negatives.
 
@@ -54,6 +50,9 @@ class CPCObjective(nn.Module):
         similarity: dot or cosine / temperature.
         debiased: use debiased InfoNCE (Chuang et al. 2020) with ``tau_plus``.
         step_weights: ``(K,)`` weights over prediction steps, or None for the mean.
+        key_encoder: a momentum (EMA) copy of the encoders; when given,
+            :meth:`update` steps it and enqueues its latents of the batch
+            instead of the batch's own (MoCo, He et al. 2020).
     """
 
     def __init__(
@@ -64,6 +63,7 @@ class CPCObjective(nn.Module):
         debiased: bool = False,
         tau_plus: float = 0.1,
         step_weights: list[float] | None = None,
+        key_encoder: MomentumEncoder | None = None,
     ) -> None:
         super().__init__()
         if not samplers or any(not s for s in samplers.values()):
@@ -72,6 +72,7 @@ class CPCObjective(nn.Module):
         self.similarity = similarity
         self.debiased = debiased
         self.tau_plus = tau_plus
+        self.key_encoder = key_encoder
         self.step_weights: Tensor | None
         self.register_buffer(
             "step_weights",
@@ -80,7 +81,10 @@ class CPCObjective(nn.Module):
         )
 
     def _samplers_of(self, modality: str) -> list[NegativeSampler]:
-        return [typing.cast(NegativeSampler, s) for s in typing.cast(nn.ModuleList, self.samplers[modality])]
+        return [
+            typing.cast(NegativeSampler, s)
+            for s in typing.cast(nn.ModuleList, self.samplers[modality])
+        ]
 
     def query(
         self, out: CPCOutput, other: CPCOutput | None, groups: Tensor | None
@@ -95,11 +99,12 @@ class CPCObjective(nn.Module):
             other_valid=None if other is None else other.valid,
             scale=sim.scale,
             raw_keys=out.z if sim.kind != "dot" else None,
+            normalized=sim.kind == "cosine",
         )
 
     def modality_loss(self, modality: str, query: NegativeQuery) -> InfoNCEResult:
         steps = query.q.shape[2]
-        pos = (query.q * _positive_windows(query.keys, steps)).sum(-1) * query.scale
+        pos = (query.q * positive_windows(query.keys, steps)).sum(-1) * query.scale
         scores, masks = [], []
         for sampler in self._samplers_of(modality):
             neg = sampler(query)
@@ -107,7 +112,7 @@ class CPCObjective(nn.Module):
             masks.append(neg.mask.expand_as(neg.scores))
         neg_scores = scores[0] if len(scores) == 1 else torch.cat(scores, dim=-1)
         neg_mask = masks[0] if len(masks) == 1 else torch.cat(masks, dim=-1)
-        valid = None if query.valid is None else _positive_windows(query.valid, steps)
+        valid = None if query.valid is None else positive_windows(query.valid, steps)
         if self.debiased:
             return debiased_info_nce(
                 pos,
@@ -137,8 +142,47 @@ class CPCObjective(nn.Module):
         return ObjectiveResult(loss=loss, per_modality=results, queries=queries)
 
     @torch.no_grad()
-    def update(self, queries: dict[str, NegativeQuery]) -> None:
-        """After the optimizer step: let samplers with state (queues) take this batch's keys."""
+    def update(
+        self,
+        queries: dict[str, NegativeQuery],
+        batch: Mapping[str, Tensor] | None = None,
+        model: CPCModel | None = None,
+    ) -> None:
+        """After the optimizer step: let samplers with state (queues) take this batch's keys.
+
+        Without a key encoder the samplers get the batch's own latents (as
+        the loss saw them, detached). With one, ``batch`` and ``model`` are
+        needed: the key encoder first moves towards ``model``'s encoders
+        (``theta_k = m theta_k + (1 - m) theta_q``), then encodes ``batch``,
+        and those latents are what the samplers enqueue.
+        """
+        if self.key_encoder is not None:
+            if batch is None or model is None:
+                raise ValueError(
+                    "CPCObjective.update needs the batch and the model when it has a momentum "
+                    "key encoder (negatives.momentum > 0)"
+                )
+            self.key_encoder.step(model.encoders)
+            queries = {
+                m: self._key_query(self.key_encoder, m, q, batch) for m, q in queries.items()
+            }
         for m, query in queries.items():
             for sampler in self._samplers_of(m):
                 sampler.update(query)
+
+    def _key_query(
+        self,
+        key_encoder: MomentumEncoder,
+        modality: str,
+        query: NegativeQuery,
+        batch: Mapping[str, Tensor],
+    ) -> NegativeQuery:
+        """The query with the key encoder's latents of ``batch`` as its keys."""
+        z, valid = key_encoder.encode(modality, batch[modality], batch.get(f"{modality}_length"))
+        sim = self.similarity
+        return replace(
+            query,
+            keys=sim.key(z),
+            valid=valid,
+            raw_keys=z if sim.kind != "dot" else None,
+        )

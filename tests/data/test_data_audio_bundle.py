@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cpckit.config import load_config
+from cpckit.config import Config, load_config
 from cpckit.data.audio_bundle import find_clips, real_audio_bundle
 from cpckit.data.datamodule import build_datasets
 from cpckit.data.labels import NAME_PATTERNS
@@ -30,7 +30,7 @@ FSDD = [
 ]
 
 
-def _cfg(root: Path, *overrides: str) -> object:
+def _cfg(root: Path, *overrides: str) -> Config:
     return load_config(None, [*FSDD, f"data.audio_root={root}", *overrides])
 
 
@@ -41,13 +41,15 @@ def folder(tmp_path: Path, write_audio: Callable[..., Path]) -> Path:
     for d in range(2):
         for speaker in ("ann", "bob"):
             for take in range(4):
-                write_audio(root / f"{d}_{speaker}_{take}.wav", 0.2 + 0.1 * take, 8000, 300 + 200 * d)
+                write_audio(
+                    root / f"{d}_{speaker}_{take}.wav", 0.2 + 0.1 * take, 8000, 300 + 200 * d
+                )
     return root
 
 
 def test_bundle_has_windows_for_training_and_whole_clips_for_the_probe(folder: Path) -> None:
     cfg = _cfg(folder)
-    bundle = build_datasets(cfg)  # type: ignore[arg-type]
+    bundle = build_datasets(cfg)
     assert len(bundle.train) == 12 and len(bundle.probe_test) == 4 and bundle.val is None
     assert bundle.label_names == ["0", "1"]
     item = bundle.train[0]
@@ -56,9 +58,9 @@ def test_bundle_has_windows_for_training_and_whole_clips_for_the_probe(folder: P
     assert lengths[0] == 1600 and lengths[-1] == 4000  # whole clips, 0.2 s to 0.5 s
     short = [bundle.train[i] for i in range(12) if int(bundle.train[i]["audio_length"]) < 2400]
     assert short and all(x["audio"].shape == (1, 2400) for x in short)  # padded
-    train_paths = set(bundle.train.paths)  # type: ignore[attr-defined]
-    assert train_paths == set(bundle.probe_train.paths)  # type: ignore[attr-defined]
-    assert not train_paths & set(bundle.probe_test.paths)  # type: ignore[attr-defined]
+    train_paths = set(bundle.train.paths)
+    assert train_paths == set(bundle.probe_train.paths)
+    assert not train_paths & set(bundle.probe_test.paths)
     info = bundle.info
     assert info["clips"] == 16 and info["skipped files"] == 0 and info["train windows"] == 12
     assert info["window"].startswith("0.3 s = 2400 samples -> 31 latent steps, K = 4")
@@ -66,28 +68,28 @@ def test_bundle_has_windows_for_training_and_whole_clips_for_the_probe(folder: P
 
 
 def test_split_is_seeded_by_train_seed(folder: Path) -> None:
-    a = real_audio_bundle(_cfg(folder, "train.seed=1")).probe_test.paths  # type: ignore[arg-type,attr-defined]
-    b = real_audio_bundle(_cfg(folder, "train.seed=1")).probe_test.paths  # type: ignore[arg-type,attr-defined]
-    c = real_audio_bundle(_cfg(folder, "train.seed=2")).probe_test.paths  # type: ignore[arg-type,attr-defined]
+    a = real_audio_bundle(_cfg(folder, "train.seed=1")).probe_test.paths
+    b = real_audio_bundle(_cfg(folder, "train.seed=1")).probe_test.paths
+    c = real_audio_bundle(_cfg(folder, "train.seed=2")).probe_test.paths
     assert a == b and a != c
 
 
 def test_validation_windows_and_dropped_short_clips(folder: Path) -> None:
-    bundle = real_audio_bundle(_cfg(folder, "data.val_fraction=0.25", "data.short_clips=drop"))  # type: ignore[arg-type]
+    bundle = real_audio_bundle(_cfg(folder, "data.val_fraction=0.25", "data.short_clips=drop"))
     assert bundle.val is not None and len(bundle.probe_train) == 8
-    assert all(int(x) >= 2400 for x in bundle.train.lengths)  # type: ignore[attr-defined]
-    assert bundle.info["dropped clips"] == len(bundle.probe_train) - len(bundle.train)  # type: ignore[arg-type]
+    assert all(int(x) >= 2400 for x in bundle.train.lengths)
+    assert bundle.info["dropped clips"] == len(bundle.probe_train) - len(bundle.train)
     assert bundle.info["dropped clips"] > 0
 
 
 def test_group_split_holds_out_speakers(folder: Path) -> None:
-    bundle = real_audio_bundle(_cfg(folder, "data.split=group", "data.test_fraction=0.5"))  # type: ignore[arg-type]
-    train_spk = set(bundle.probe_train.groups.tolist())  # type: ignore[attr-defined]
-    test_spk = set(bundle.probe_test.groups.tolist())  # type: ignore[attr-defined]
+    bundle = real_audio_bundle(_cfg(folder, "data.split=group", "data.test_fraction=0.5"))
+    train_spk = set(bundle.probe_train.groups.tolist())
+    test_spk = set(bundle.probe_test.groups.tolist())
     assert len(train_spk) == 1 and len(test_spk) == 1 and not train_spk & test_spk
     with pytest.raises(ConfigError, match="would be tested on classes it never saw"):
         real_audio_bundle(
-            _cfg(folder, "data.split=group", "data.label_key=speaker", "data.test_fraction=0.5")  # type: ignore[arg-type]
+            _cfg(folder, "data.split=group", "data.label_key=speaker", "data.test_fraction=0.5")
         )
 
 
@@ -96,27 +98,73 @@ def test_list_split(folder: Path, tmp_path: Path) -> None:
     train, test = tmp_path / "train.txt", tmp_path / "test.txt"
     train.write_text("\n".join(n for n in names if "_ann_" in n) + "\n")
     test.write_text("# held out\n" + "\n".join(n for n in names if "_bob_" in n) + "\n")
-    bundle = real_audio_bundle(_cfg(folder, "data.split=list", f"data.split_lists=[{train},{test}]"))  # type: ignore[arg-type]
+    bundle = real_audio_bundle(
+        _cfg(folder, "data.split=list", f"data.split_lists=[{train},{test}]")
+    )
     assert len(bundle.train) == 8 and len(bundle.probe_test) == 8
-    with pytest.raises(ConfigError, match=r"data.split_lists = \[train, test\] or \[train, val, test\]"):
-        real_audio_bundle(_cfg(folder, "data.split=list", f"data.split_lists=[{train}]"))  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigError, match=r"data.split_lists = \[train, test\] or \[train, val, test\]"
+    ):
+        real_audio_bundle(_cfg(folder, "data.split=list", f"data.split_lists=[{train}]"))
 
 
 @pytest.mark.parametrize(
     ("setup", "overrides", "error", "message"),
     [
-        ("empty", [], DataError, r"^data.audio_root .* is empty: put wav, flac or ogg files in it$"),
+        (
+            "empty",
+            [],
+            DataError,
+            r"^data.audio_root .* is empty: put wav, flac or ogg files in it$",
+        ),
         ("missing", [], DataError, r"^data.audio_root .* does not exist$"),
-        ("other", [], DataError, r"its 3 files are \.m4a \(2\), \.txt \(1\), none in a format soundfile reads"),
-        ("fsdd", [r"data.label_regex=(?P<word>[a-z]+)-\d+\.wav", "data.label_key=word", "data.group_key=null"], DataError,
-         r"^no file of the 16 in .* matches label_regex"),
-        ("fsdd", ["data.label_key=spk"], DataError,
-         r"^data.label_key = 'spk' is not a named group of label_regex .*: its groups are digit, speaker$"),
-        ("fsdd", ["data.label_key=null"], ConfigError,
-         r"^eval.probe = true needs data.label_key, the label to probe: one of digit, speaker, folder"),
-        ("fsdd", ["data.label_regex=null"], ConfigError, r"^data.label_key = 'digit' needs data.label_regex"),
-        ("fsdd", ["data.label_regex=(?P<d"], ConfigError, r"^data.label_regex = '\(\?P<d' is not a valid regex"),
+        (
+            "other",
+            [],
+            DataError,
+            r"its 3 files are \.m4a \(2\), \.txt \(1\), none in a format soundfile reads",
+        ),
+        (
+            "fsdd",
+            [
+                r"data.label_regex=(?P<word>[a-z]+)-\d+\.wav",
+                "data.label_key=word",
+                "data.group_key=null",
+            ],
+            DataError,
+            r"^no file of the 16 in .* matches label_regex",
+        ),
+        (
+            "fsdd",
+            ["data.label_key=spk"],
+            DataError,
+            r"^data.label_key = 'spk' is not a named group of label_regex .*: its groups are digit, speaker$",
+        ),
+        (
+            "fsdd",
+            ["data.label_key=null"],
+            ConfigError,
+            r"^eval.probe = true needs data.label_key, the label to probe: one of digit, speaker, folder",
+        ),
+        (
+            "fsdd",
+            ["data.label_regex=null"],
+            ConfigError,
+            r"^data.label_key = 'digit' needs data.label_regex",
+        ),
+        (
+            "fsdd",
+            ["data.label_regex=(?P<d"],
+            ConfigError,
+            r"^data.label_regex = '\(\?P<d' is not a valid regex",
+        ),
         ("fsdd", ["data.test_fraction=0"], ConfigError, r"probe-test split is empty"),
+        (
+            "fsdd",
+            ["data.test_fraction=0.1"],
+            ConfigError,
+            r"^eval.tsne = true needs at least 4 probe-test clips, but the split gives 2 of 16",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_error(
@@ -127,7 +175,12 @@ def test_bad_input_is_one_clear_error(
     folder: Path,
     tmp_path: Path,
 ) -> None:
-    root = {"fsdd": folder, "empty": tmp_path / "empty", "missing": tmp_path / "nope", "other": tmp_path / "other"}[setup]
+    root = {
+        "fsdd": folder,
+        "empty": tmp_path / "empty",
+        "missing": tmp_path / "nope",
+        "other": tmp_path / "other",
+    }[setup]
     if setup == "empty":
         root.mkdir()
         (root / ".hidden").write_text("x")
@@ -136,55 +189,80 @@ def test_bad_input_is_one_clear_error(
         for name in ("a.m4a", "b.m4a", "notes.txt"):
             (root / name).write_bytes(b"0000")
     with pytest.raises(error, match=message) as info:
-        real_audio_bundle(_cfg(root, *overrides))  # type: ignore[arg-type]
+        real_audio_bundle(_cfg(root, *overrides))
     assert "\n" not in str(info.value)
 
 
 def test_no_labels_means_no_probe_and_says_so(folder: Path) -> None:
     cfg = _cfg(folder, "data.label_regex=null", "data.label_key=null", "data.group_key=null")
-    bundle = real_audio_bundle(cfg)  # type: ignore[arg-type]
+    bundle = real_audio_bundle(cfg)
     assert bundle.info["probe"].startswith("off: the clips have no labels")
-    assert (bundle.probe_train.labels == -1).all()  # type: ignore[attr-defined]
+    assert (bundle.probe_train.labels == -1).all()
     cfg = _cfg(folder, "data.label_key=null", "eval.probe=false")
-    assert real_audio_bundle(cfg).info["probe"] == "off (eval.probe = false)"  # type: ignore[arg-type]
+    assert real_audio_bundle(cfg).info["probe"] == "off (eval.probe = false)"
 
 
 def test_corrupt_file_is_skipped_with_a_warning(folder: Path) -> None:
     (folder / "1_bob_9.wav").write_bytes(b"RIFF not really a wave file")
     with pytest.warns(UserWarning, match=r"skipping unreadable audio file .*1_bob_9\.wav"):
-        bundle = real_audio_bundle(_cfg(folder))  # type: ignore[arg-type]
+        bundle = real_audio_bundle(_cfg(folder))
     assert bundle.info["skipped files"] == 1 and bundle.info["clips"] == 16
 
 
-def test_other_formats_are_read_when_there_is_no_wav(tmp_path: Path, write_audio: Callable[..., Path]) -> None:
+def test_other_formats_are_read_when_there_is_no_wav(
+    tmp_path: Path, write_audio: Callable[..., Path]
+) -> None:
     for d in range(2):
         for take in range(4):
             write_audio(tmp_path / "aif" / f"{d}_ann_{take}.aiff", 0.3, 8000, format="AIFF")
     files, exts = find_clips(tmp_path / "aif")
     assert len(files) == 8 and exts == ("aiff",)
     regex = r"(?P<digit>\d)_(?P<speaker>[a-z]+)_\d+\.aiff"
-    bundle = real_audio_bundle(_cfg(tmp_path / "aif", f"data.label_regex={regex}"))  # type: ignore[arg-type]
-    assert len(bundle.train) == 6
+    bundle = real_audio_bundle(
+        _cfg(tmp_path / "aif", f"data.label_regex={regex}", "data.test_fraction=0.5")
+    )
+    assert len(bundle.train) == 4 and len(bundle.probe_test) == 4
 
 
 def test_librispeech_layout_is_recognised(tmp_path: Path, write_audio: Callable[..., Path]) -> None:
     root = tmp_path / "LibriSpeech"
     for spk, chapter in (("19", "198"), ("84", "121"), ("103", "1240")):
         for utt in range(3):
-            write_audio(root / "dev-clean" / spk / chapter / f"{spk}-{chapter}-{utt:04d}.flac", 0.4, 16000, format="FLAC")
-    cfg = load_config(None, ["data.use_mock_data=false", f"data.audio_root={root}", "data.test_fraction=0.34",
-                             "data.full_duration=0.2", "model.prediction_steps=4"])
-    bundle = real_audio_bundle(cfg)  # type: ignore[arg-type]
+            write_audio(
+                root / "dev-clean" / spk / chapter / f"{spk}-{chapter}-{utt:04d}.flac",
+                0.4,
+                16000,
+                format="FLAC",
+            )
+    cfg = load_config(
+        None,
+        [
+            "data.use_mock_data=false",
+            f"data.audio_root={root}",
+            "data.test_fraction=0.45",
+            "data.full_duration=0.2",
+            "model.prediction_steps=4",
+        ],
+    )
+    bundle = real_audio_bundle(cfg)
     assert isinstance(bundle.train, LibriSpeechDataset)
     assert bundle.label_names == ["19", "84", "103"]
     assert bundle.info["audio root"].endswith("(LibriSpeech layout)")
     assert len(bundle.train) + len(bundle.probe_test) == 9
-    with pytest.raises(ConfigError, match=r"^data.label_key = 'digit' is not valid for the LibriSpeech layout"):
-        real_audio_bundle(load_config(None, [f"data.audio_root={root}", "data.use_mock_data=false",
-                                             "data.label_key=digit"]))  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigError, match=r"^data.label_key = 'digit' is not valid for the LibriSpeech layout"
+    ):
+        real_audio_bundle(
+            load_config(
+                None,
+                [f"data.audio_root={root}", "data.use_mock_data=false", "data.label_key=digit"],
+            )
+        )
 
 
 def test_window_too_short_for_k_is_the_one_window_error(folder: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^data.full_duration = 0.03 s at 8000 Hz gives 4 latent steps") as info:
+    with pytest.raises(
+        ConfigError, match=r"^data.full_duration = 0.03 s at 8000 Hz gives 4 latent steps"
+    ) as info:
         _cfg(folder, "data.full_duration=0.03")
     assert np.char.count(str(info.value), "raise data.full_duration to >= 0.04 s") == 1

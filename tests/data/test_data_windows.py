@@ -22,7 +22,7 @@ def test_window_too_short_message_says_what_to_change():
         check_window(0.05, 16000, 160, 160, 12)
     assert str(err.value) == (
         "data.full_duration = 0.05 s at 16000 Hz gives 5 latent steps with the encoder's 160x "
-        "downsampling; model.prediction_steps = 12 needs at least 13: raise "
+        "downsampling, but model.prediction_steps = 12 needs at least 13: raise "
         "data.full_duration to >= 0.13 s or lower model.prediction_steps"
     )
 
@@ -33,7 +33,7 @@ def test_window_message_with_min_context():
     # 800 samples: floor((800 - 400) / 80) + 1 = 6 steps; 7 steps need 6 * 80 + 400 = 880 = 0.11 s
     assert str(err.value) == (
         "data.full_duration = 0.1 s at 8000 Hz gives 6 latent steps with the encoder's 80x "
-        "downsampling; model.prediction_steps = 4 needs at least 7 (3 context + 4 predicted): "
+        "downsampling, but model.prediction_steps = 4 needs at least 7 (3 context + 4 predicted): "
         "raise data.full_duration to >= 0.11 s or lower model.prediction_steps"
     )
 

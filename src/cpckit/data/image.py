@@ -9,6 +9,7 @@ docs/contracts.md: ``{"image": (3, H, W) float32, "label": int64, "group": int64
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import warnings
@@ -517,6 +518,30 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> ImageFolderDataset:
+        """The items at ``indices`` (in that order), taken from this dataset's decoded cache.
+
+        Labels, label names, normalisation and augmentation are kept; no file
+        is read again.
+        """
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(
+                f"subset indices must be in [0, {len(self)}), got {idx.min()}..{idx.max()}"
+            )
+        view = copy.copy(self)
+        view.paths = [self.paths[i] for i in idx.tolist()]
+        view.labels = self.labels[idx]
+        view.groups = self.groups[idx]
+        view._images = None if self._images is None else self._images[idx]
+        return view
+
+    def with_augment(self, augment: ImageAugment | None) -> ImageFolderDataset:
+        """The same items with another augmentation (None: none); shares the decoded cache."""
+        view = copy.copy(self)
+        view.augment = augment
+        return view
 
     def _uint8(self, i: int) -> np.ndarray:
         if self._images is not None:

@@ -151,7 +151,7 @@ def check_window(
     context = "" if min_context == 1 else f" ({min_context} context + {k} predicted)"
     raise ConfigError(
         f"data.full_duration = {full_duration_s:g} s at {sample_rate} Hz gives {steps} latent "
-        f"steps with the encoder's {downsampling}x downsampling; model.prediction_steps = {k} "
+        f"steps with the encoder's {downsampling}x downsampling, but model.prediction_steps = {k} "
         f"needs at least {need}{context}: raise data.full_duration to >= "
         f"{need_ms / 1000:g} s or lower model.prediction_steps"
     )

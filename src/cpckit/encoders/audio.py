@@ -8,14 +8,15 @@ padding masks can be checked before training starts.
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING
+import typing
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cpckit.errors import ConfigError
+from cpckit.perf.fastpath import use_fast_path
 
 if TYPE_CHECKING:
     from cpckit.config import Config
@@ -39,7 +40,9 @@ class ChannelNorm(nn.Module):
 
     The normalisation of the CPC reference encoder (Riviere et al. 2020): for
     each ``(b, t)`` the C channel values are standardised, then scaled and
-    shifted by a learned per-channel affine.
+    shifted by a learned per-channel affine. Computed as one fused layer norm
+    over the channel axis; :meth:`forward_channels_last` takes ``(B, L, C)``
+    directly (no transposes), which is how :class:`ConvEncoder` runs it.
 
     Shape:
         x: ``(B, C, L)`` -> ``(B, C, L)``
@@ -52,8 +55,12 @@ class ChannelNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, channels, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        var, mean = torch.var_mean(x, dim=1, keepdim=True, unbiased=False)
-        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+        return self.forward_channels_last(x.transpose(1, 2)).transpose(1, 2)
+
+    def forward_channels_last(self, x: Tensor) -> Tensor:
+        """``(B, L, C)`` -> ``(B, L, C)``: the same normalisation, channels last."""
+        c = self.weight.shape[1]
+        return F.layer_norm(x, (c,), self.weight.view(c), self.bias.view(c), self.eps)
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -122,8 +129,227 @@ class ConvEncoder(nn.Module):
         return _valid_from_lengths(lengths, n_latent, self.rows)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.convs(x)  # (B, C, L)
-        return self.proj(h.transpose(1, 2))
+        if not use_fast_path(x):
+            return self.proj(self.convs(x).transpose(1, 2))
+        # Channels last throughout: each conv is a matrix product over frames
+        # of the (B, L, C) activations, each norm a layer norm over the last
+        # axis, and z comes out as (B, L, D) without a transpose. Each layer
+        # writes its output already zero-padded for the next conv.
+        h = x.transpose(1, 2)  # (B, S, 1)
+        length = h.shape[1]
+        left, right = _conv_padding(self.rows[0], length)
+        h = _pad_time(h, left, right)
+        modules = list(self.convs)
+        for i, row in enumerate(self.rows):
+            conv, norm = typing.cast(nn.Conv1d, modules[3 * i]), modules[3 * i + 1]
+            length = conv_output_length(length, *row[2:])
+            y = _conv_padded(h, conv, row, length)
+            left, right = (
+                (0, 0) if i + 1 == len(self.rows) else _conv_padding(self.rows[i + 1], length)
+            )
+            if isinstance(norm, ChannelNorm):
+                c = y.shape[-1]
+                h = _NormReluPad.apply(
+                    y, norm.weight.view(c), norm.bias.view(c), norm.eps, left, right
+                )
+                continue
+            if isinstance(norm, nn.BatchNorm1d):
+                y = norm(y.reshape(-1, y.shape[-1])).view(y.shape)
+            h = _pad_time(F.relu_(y), left, right)  # no backward here reads the pre-activation
+        return self.proj(h)
+
+
+def _pad_time(h: Tensor, left: int, right: int) -> Tensor:
+    """Zero-pad (or, for a negative amount, crop) ``(B, L, C)`` along time."""
+    if left == 0 and right == 0:
+        return h
+    return F.pad(h, (0, 0, left, right))
+
+
+def _conv_padding(row: list[int], length: int) -> tuple[int, int]:
+    """Zeros to add before and after ``length`` steps for :func:`_conv_padded` (negative: crop).
+
+    The patch and frame paths read exactly the samples their outputs need
+    from an explicitly padded input; ``conv1d`` pads by itself.
+    """
+    c_in, _, k, s, p, d = row
+    if d != 1 or (c_in != 1 and k % s):
+        return 0, 0
+    l_out = conv_output_length(length, k, s, p, d)
+    if c_in == 1:
+        return p, s * (l_out - 1) + k - p - length
+    return p, s * (l_out + k // s - 1) - p - length
+
+
+def _conv_padded(hp: Tensor, conv: nn.Conv1d, row: list[int], l_out: int) -> Tensor:
+    """``conv`` on channels-last input padded by :func:`_conv_padding` -> ``(B, L_out, C_out)``.
+
+    Kernels that are a multiple of the stride (all of the CPC encoder's) read
+    the padded input as non-overlapping frames of ``s`` steps, a free view, so
+    the conv is one matrix product plus a shifted sum (:class:`_FrameConv`).
+    A single input channel (the waveform) is unfolded into its small
+    ``(B, L_out, k)`` patch matrix (:class:`_PatchConv`). Other shapes
+    (dilation, other kernels) run ``conv1d``.
+    """
+    c_in, c_out, k, s, _, d = row
+    b = hp.shape[0]
+    if d == 1 and c_in == 1:
+        cols = hp.reshape(b, -1).unfold(1, k, s).reshape(b * l_out, k)
+        y = _PatchConv.apply(cols, conv.weight.view(c_out, k)).view(b, l_out, c_out)
+    elif d == 1 and k % s == 0:
+        m = k // s
+        y = _FrameConv.apply(hp.reshape(b, l_out + m - 1, s * c_in), conv.weight, m)
+    else:
+        return conv(hp.transpose(1, 2)).transpose(1, 2).contiguous()
+    return y if conv.bias is None else y + conv.bias
+
+
+class _NormReluPad(torch.autograd.Function):
+    """``relu(layer_norm(y))`` over channels, written into a zero-padded ``(B, L', C)`` buffer.
+
+    The buffer is the next conv's padded input, so no separate padding copy
+    is made; the backward pass runs the ReLU mask and the layer norm's
+    backward on the interior.
+
+    Shape:
+        y: ``(B, L, C)`` -> ``(B, left + L + right, C)`` (a negative ``right`` crops)
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, y: Tensor, weight: Tensor, bias: Tensor, eps: float, left: int, right: int
+    ) -> Tensor:
+        b, length, c = y.shape
+        h, mean, rstd = torch.native_layer_norm(y, (c,), weight, bias, eps)
+        kept = length + min(right, 0)
+        out = y.new_empty(b, left + kept + max(right, 0), c)
+        out[:, :left].zero_()
+        out[:, left + kept :].zero_()
+        torch.clamp_min(h[:, :kept], 0.0, out=out[:, left : left + kept])
+        ctx.save_for_backward(y, weight, bias, mean, rstd, out)
+        ctx.left, ctx.kept = left, kept
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        y, weight, bias, mean, rstd, out = ctx.saved_tensors
+        left, kept = ctx.left, ctx.kept
+        grad_h = torch.zeros_like(y) if kept < y.shape[1] else None
+        interior = grad[:, left : left + kept]
+        masked = torch.where(out[:, left : left + kept] > 0, interior, 0.0)
+        if grad_h is None:
+            grad_h = masked
+        else:
+            grad_h[:, :kept] = masked
+        grad_y, grad_w, grad_b = torch.ops.aten.native_layer_norm_backward(
+            grad_h.contiguous(),
+            y,
+            [y.shape[-1]],
+            mean,
+            rstd,
+            weight,
+            bias,
+            [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]],
+        )
+        return grad_y, grad_w, grad_b, None, None, None
+
+
+class _PatchConv(torch.autograd.Function):
+    """``cols @ weight.T`` for a patch matrix with few columns (the waveform's k samples).
+
+    The weight gradient is formed as ``(cols.T @ grad).T``: with k columns
+    that orientation is several times faster than ``grad.T @ cols``.
+
+    Shape:
+        cols: ``(N, k)``; weight: ``(C_out, k)`` -> ``(N, C_out)``
+    """
+
+    @staticmethod
+    def forward(cols: Tensor, weight: Tensor) -> Tensor:  # type: ignore[override]
+        return F.linear(cols, weight)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:  # type: ignore[override]
+        cols, weight = ctx.saved_tensors
+        grad_cols = torch.mm(grad, weight) if ctx.needs_input_grad[0] else None
+        grad_weight = torch.mm(cols.t(), grad).t() if ctx.needs_input_grad[1] else None
+        return grad_cols, grad_weight
+
+
+class _FrameConv(torch.autograd.Function):
+    """A strided conv whose kernel spans ``m`` whole frames of ``s`` steps.
+
+    ``out[b, t] = sum_j W_j frames[b, t + j]``: one matrix product of all
+    frames with the ``m`` stacked frame kernels, then a shifted sum. The
+    backward is two matrix products as well, with no im2col copy.
+
+    Shape:
+        frames: ``(B, L_out + m - 1, s * C_in)``; weight: ``(C_out, C_in, m * s)``
+        -> ``(B, L_out, C_out)``
+    """
+
+    @staticmethod
+    def forward(frames: Tensor, weight: Tensor, m: int) -> Tensor:  # type: ignore[override]
+        b, l_f, width = frames.shape
+        c_out = weight.shape[0]
+        l_out = l_f - m + 1
+        w = _frame_kernels(weight, m)  # (m * C_out, s * C_in)
+        y = frames.new_empty(b, l_f, m, c_out) if m > 1 else frames.new_empty(b, l_f, c_out)
+        torch.mm(frames.view(b * l_f, width), w.t(), out=y.view(b * l_f, m * c_out))
+        if m == 1:
+            return y
+        out = torch.add(y[:, :l_out, 0], y[:, 1 : l_out + 1, 1])
+        for j in range(2, m):
+            out += y[:, j : j + l_out, j]
+        return out
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        frames, weight, m = inputs
+        ctx.save_for_backward(frames, weight)
+        ctx.m = m
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:  # type: ignore[override]
+        frames, weight = ctx.saved_tensors
+        m: int = ctx.m
+        b, l_f, width = frames.shape
+        c_out = weight.shape[0]
+        l_out = l_f - m + 1
+        grad = grad.contiguous()
+        if m == 1:
+            grad_y = grad.view(b * l_f, c_out)
+        else:
+            gy = grad.new_empty(b, l_f, m, c_out)
+            for j in range(m):
+                gy[:, j : j + l_out, j] = grad
+                gy[:, :j, j] = 0
+                gy[:, j + l_out :, j] = 0
+            grad_y = gy.view(b * l_f, m * c_out)
+        grad_frames = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            w = _frame_kernels(weight, m)
+            grad_frames = torch.mm(grad_y, w).view(b, l_f, width)
+        if ctx.needs_input_grad[1]:
+            gw = torch.mm(frames.view(b * l_f, width).t(), grad_y)  # (s * C_in, m * C_out)
+            c_in = weight.shape[1]
+            s = width // c_in
+            grad_weight = gw.view(s, c_in, m, c_out).permute(3, 1, 2, 0).reshape(weight.shape)
+        return grad_frames, grad_weight, None
+
+
+def _frame_kernels(weight: Tensor, m: int) -> Tensor:
+    """``(C_out, C_in, m * s)`` -> ``(m * C_out, s * C_in)``: row block j acts on frame t + j."""
+    c_out, c_in, k = weight.shape
+    s = k // m
+    return weight.view(c_out, c_in, m, s).permute(2, 0, 3, 1).reshape(m * c_out, s * c_in)
 
 
 def _valid_from_lengths(lengths: Tensor, n_latent: int, rows: list[list[int]]) -> Tensor:
@@ -257,27 +483,33 @@ def audio_latent_length(cfg: Config, n_samples: int) -> int:
 def check_audio_window(cfg: Config) -> int:
     """Check that the window, sample rate, downsampling and K fit; return the samples per window.
 
+    One check for every audio path: :func:`cpckit.data.windows.check_window`
+    with the configured encoder's exact output length.
+
     Raises:
         ConfigError: naming the values and what to change.
     """
-    sr = cfg.data.sample_rate
-    samples = int(round(cfg.data.full_duration * sr))
-    steps = audio_latent_length(cfg, samples)
-    k = cfg.model.prediction_steps
-    if steps >= k + 1:
-        return samples
-    # Smallest duration that gives k + 1 steps.
-    need = samples
-    while audio_latent_length(cfg, need) < k + 1 and need < 1000 * sr:
-        need = max(need + 1, int(need * 1.05))
-    per_step = (
-        cfg.audio_encoder.hop_length
-        if cfg.audio_encoder.kind == "mel"
-        else int(np.prod([r[3] for r in (cfg.audio_encoder.conv_layers or [[0, 0, 0, 160, 0, 0]])]))
+    from cpckit.config import default_conv_layers
+    from cpckit.data.windows import check_window
+
+    enc = cfg.audio_encoder
+    if enc.kind == "mel":
+        downsampling, receptive_field = enc.hop_length, enc.n_fft
+    else:
+        rows = (
+            enc.conv_layers if enc.conv_layers is not None else default_conv_layers(cfg.model.z_dim)
+        )
+        receptive_field, jump = 1, 1
+        for _, _, k, s, _, d in rows:
+            receptive_field += (k - 1) * d * jump
+            jump *= s
+        downsampling = jump
+    plan = check_window(
+        cfg.data.full_duration,
+        cfg.data.sample_rate,
+        downsampling,
+        receptive_field,
+        cfg.model.prediction_steps,
+        output_length=lambda n: audio_latent_length(cfg, n),
     )
-    raise ConfigError(
-        f"data.full_duration = {cfg.data.full_duration} s at {sr} Hz gives {max(steps, 0)} latent "
-        f"steps with the encoder's {per_step}x downsampling, but model.prediction_steps = {k} "
-        f"needs at least {k + 1}: raise data.full_duration to >= {math.ceil(need / sr * 1000) / 1000} s "
-        "or lower model.prediction_steps (or use an encoder with less downsampling)"
-    )
+    return plan.window_samples

@@ -60,9 +60,11 @@ def _halves(
     c_a = model.context(z[:, :cut])
     # The second half starts at each sequence's own midpoint: shift it to the front.
     shift = torch.where(second.any(1), half, torch.zeros_like(half))
-    gather = (pos + shift.unsqueeze(1)).clamp_max(z.shape[1] - 1)
+    source = pos + shift.unsqueeze(1)
+    gather = source.clamp_max(z.shape[1] - 1)
     z_b = torch.gather(z, 1, gather.unsqueeze(-1).expand_as(z))
-    valid_b = torch.gather(second, 1, gather)
+    # Positions shifted past the end repeat the last step: they are not part of the half.
+    valid_b = torch.gather(second, 1, gather) & (source < z.shape[1])
     c_b = model.context(z_b)
     return pool_time(c_a, first[:, :cut], pool), pool_time(c_b, valid_b, pool)
 

@@ -177,6 +177,79 @@ def _baseline_tables(metrics: dict[str, Any]) -> list[tuple[str, _Table]]:
     return tables
 
 
+EVALUATION_COLUMNS = (
+    ("name", "name"),
+    ("features", "features"),
+    ("level", "level"),
+    ("protocol", "protocol"),
+    ("classifier", "classifier"),
+    ("train_accuracy", "train accuracy"),
+    ("test_accuracy", "test accuracy"),
+    ("std", "std"),
+    ("n_train", "n train"),
+    ("n_test", "n test"),
+    ("chance_accuracy", "chance"),
+)
+
+
+def _evaluation_section(root: Path) -> tuple[_Section | None, dict[str, Any]]:
+    """``evaluation.json`` of ``cpckit evaluate``: its rows (CPC beside each baseline) and geometry."""
+    path = root / "evaluation.json"
+    if not path.is_file():
+        return None, {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        return _Section("Evaluation", notes=[f"{path.name} could not be read: {exc}"]), {}
+    if not isinstance(data, dict):
+        return _Section("Evaluation", notes=[f"{path.name} does not hold a JSON object"]), {}
+    sec = _Section("Evaluation")
+    src: dict[str, Any] = data["data"] if isinstance(data.get("data"), dict) else {}
+    proto: dict[str, Any] = data["protocol"] if isinstance(data.get("protocol"), dict) else {}
+    sec.notes.append(
+        f"cpckit evaluate of {data.get('checkpoint', '?')} on "
+        f"{src.get('embeddings') or src.get('root') or '?'} ({src.get('rows', '?')} rows); "
+        f"labels: {data.get('label_key') or 'frame-level only'}; protocol: "
+        f"{proto.get('description', proto.get('name', '?'))}; classifier: {data.get('classifier', '?')}."
+    )
+    body = []
+    for row in data.get("rows") or []:
+        if isinstance(row, dict):
+            cells = []
+            for key, _ in EVALUATION_COLUMNS:
+                v = row.get(key)
+                four = _is_number(v) and (key == "std" or key.endswith("accuracy"))
+                cells.append("" if v is None else _fmt(v, 4) if four else _fmt(v))
+            body.append(cells)
+    if body:
+        numeric = [i >= 5 for i in range(len(EVALUATION_COLUMNS))]
+        sec.tables.append(
+            ("Probe accuracy", _Table([t for _, t in EVALUATION_COLUMNS], body, numeric))
+        )
+    geo = [g for g in data.get("geometry") or [] if isinstance(g, dict)]
+    if geo:
+        sec.tables.append(
+            (
+                "Alignment and uniformity",
+                _Table(
+                    ["name", "features", "alignment", "uniformity", "n"],
+                    [
+                        [
+                            _fmt(g.get("name")),
+                            _fmt(g.get("features")),
+                            _fmt(g.get("alignment"), 4),
+                            _fmt(g.get("uniformity"), 4),
+                            _fmt(g.get("n")),
+                        ]
+                        for g in geo
+                    ],
+                    [False, False, True, True, True],
+                ),
+            )
+        )
+    return sec, flatten_metrics(data)
+
+
 def _pngs(root: Path) -> tuple[list[Path], list[Path], list[Path]]:
     """(training curves, t-SNE maps, other figures) among the folder's PNGs."""
     all_png = sorted(p for p in root.glob("*.png") if p.is_file())
@@ -227,6 +300,10 @@ def _build(root: Path) -> tuple[str, list[_Section]]:
             )
         )
 
+    evaluation, eval_flat = _evaluation_section(root)
+    if evaluation is not None:
+        sections.append(evaluation)
+
     config = root / "config.yaml"
     if config.is_file():
         sections.append(_Section("Configuration", code=config.read_text(), code_lang="yaml"))
@@ -250,6 +327,7 @@ def _build(root: Path) -> tuple[str, list[_Section]]:
         sections.append(_Section("Other figures", figures=[_Figure(p, p.name) for p in other]))
 
     rows = [[key, _fmt(value)] for key, value in flat.items()]
+    rows += [[f"evaluation.{key}", _fmt(value)] for key, value in eval_flat.items()]
     sections.append(
         _Section("All metrics", tables=[("", _Table(["key", "value"], rows, [False, True]))])
     )

@@ -4,24 +4,37 @@ A sampler never builds a ``(B, T, K, N, D)`` tensor of negatives. Negatives
 drawn from a bank (the batch's latents, a queue, the other modality) are
 index sets ``(B, T, n)`` shared by the K predictions of one position, scored
 with one batched matmul ``(B*T, K, D) x (B*T, D, n)``; the K different
-positives among them are masked per step.
+positives among them are masked per step. Negatives that differ per
+prediction (``(B, T, K, n)`` indices: mined, time-shuffled) are scored by
+:func:`score_per_prediction`, which gathers candidates a bounded chunk at a
+time and keeps no gathered tensor for the backward pass.
+
+Every sampler also has :meth:`NegativeSampler.gather_negatives`, the naive
+reference: the same draws, returned as a materialised ``(B, T, K, n, D)``
+tensor. Tests score it by hand and compare; training never calls it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from cpckit.perf.fastpath import single_thread, use_fast_path
 
 __all__ = [
     "NegativeQuery",
     "NegativeSampler",
     "NegativeScores",
     "exclude_positive",
+    "flat_bank",
     "positive_index",
+    "positive_windows",
     "score_all",
     "score_candidates",
+    "score_per_prediction",
 ]
 
 
@@ -41,6 +54,8 @@ class NegativeQuery:
         scale: multiply dot products by this (``1/temperature`` for cosine).
         raw_keys: ``(B, L, D)`` latents before the similarity's map (for
             samplers that perturb latents), or None when equal to ``keys``.
+        normalized: True when ``q`` and ``keys`` are L2-normalised (cosine),
+            so a synthetic candidate must be normalised too.
     """
 
     q: Tensor
@@ -51,6 +66,7 @@ class NegativeQuery:
     other_valid: Tensor | None = None
     scale: float = 1.0
     raw_keys: Tensor | None = None
+    normalized: bool = False
 
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
@@ -77,6 +93,9 @@ class NegativeScores:
 class NegativeSampler(nn.Module):
     """Base class: ``forward(query) -> NegativeScores``; ``update(query)`` after a step.
 
+    ``forward`` keeps no state between calls; a sampler with state (a queue)
+    changes it only in :meth:`update`.
+
     Attributes:
         name: the name used in ``negatives.mode``.
         count: negatives it contributes to each prediction.
@@ -93,8 +112,24 @@ class NegativeSampler(nn.Module):
     def forward(self, query: NegativeQuery) -> NegativeScores:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def gather_negatives(self, query: NegativeQuery) -> tuple[Tensor, Tensor]:
+        """Naive reference: the negatives ``forward`` would score, materialised.
+
+        Consumes the random generator exactly as ``forward`` does, so after
+        the same seed ``scale * (q[..., None, :] * neg).sum(-1)`` equals
+        ``forward(query).scores`` wherever the mask is True. For tests and
+        benchmarks only: it builds the ``(B, T, K, n, D)`` tensor.
+
+        Returns:
+            ``neg (B, T, K, n, D)`` and ``mask (B, T, K, n)``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no reference implementation")
+
     def update(self, query: NegativeQuery) -> None:
         """Called once per training step after the loss (e.g. to enqueue keys)."""
+
+    def extra_repr(self) -> str:
+        return f"count={self.count}"
 
 
 def positive_index(batch: int, steps: int, k: int, length: int, device: torch.device) -> Tensor:
@@ -103,6 +138,19 @@ def positive_index(batch: int, steps: int, k: int, length: int, device: torch.de
     t = torch.arange(steps, device=device).view(1, steps, 1)
     kk = torch.arange(1, k + 1, device=device).view(1, 1, k)
     return b + t + kk
+
+
+def positive_windows(x: Tensor, steps: int) -> Tensor:
+    """``(B, L, ...)`` -> view ``(B, L - K, K, ...)`` whose entry (t, k) is ``x[:, t + k + 1]``."""
+    win = x[:, 1:].unfold(1, steps, 1)  # (B, L-K, ..., K)
+    return win.movedim(-1, 2)
+
+
+def flat_bank(query: NegativeQuery) -> tuple[Tensor, Tensor | None]:
+    """The batch's keys as a bank ``(B*L, D)`` and their validity ``(B*L,)`` (or None)."""
+    b, _, _, length, d = query.shape
+    valid = None if query.valid is None else query.valid.reshape(b * length)
+    return query.keys.reshape(b * length, d), valid
 
 
 def exclude_positive(idx: Tensor, pos: Tensor) -> Tensor:
@@ -123,16 +171,81 @@ def exclude_positive(idx: Tensor, pos: Tensor) -> Tensor:
     return mask
 
 
+SHARED_CHUNK_ELEMENTS = 1 << 20
+"""Gathered elements per chunk in :func:`score_candidates` (4 MB in fp32: cache-sized)."""
+
+
 def score_candidates(q: Tensor, bank: Tensor, idx: Tensor) -> Tensor:
     """Score every prediction of a position against that position's candidates.
+
+    On CPU the candidates are gathered a cache-sized chunk of positions at a
+    time and gathered again in the backward pass, so no ``(B, T, n, D)``
+    tensor is kept; gradients reach ``q`` and the rows of ``bank`` that were
+    picked.
 
     Shape:
         q: ``(B, T, K, D)``; bank: ``(M, D)``; idx: ``(B, T, n)`` -> ``(B, T, K, n)``
     """
     b, t, k, d = q.shape
     n = idx.shape[-1]
+    if use_fast_path(q) and q.dtype == bank.dtype:
+        rows = max(1, SHARED_CHUNK_ELEMENTS // max(1, n * d))
+        out = _ScoreShared.apply(q.reshape(b * t, k, d), bank, idx.reshape(b * t, n), rows)
+        return out.view(b, t, k, n)
     cand = bank.index_select(0, idx.reshape(-1)).view(b * t, n, d)
     return torch.bmm(q.reshape(b * t, k, d), cand.transpose(1, 2)).view(b, t, k, n)
+
+
+class _ScoreShared(torch.autograd.Function):
+    """``out[p, k, j] = q[p, k] . bank[idx[p, j]]``, gathering ``rows`` positions at a time.
+
+    The chunks are small (cache-sized), so the loops run on one thread
+    (:func:`~cpckit.perf.fastpath.single_thread`).
+    """
+
+    @staticmethod
+    def forward(q: Tensor, bank: Tensor, idx: Tensor, rows: int) -> Tensor:  # type: ignore[override]
+        p, k, d = q.shape
+        n = idx.shape[1]
+        out = q.new_empty(p, k, n)
+        buf = bank.new_empty(min(rows, p) * n, d)
+        with single_thread():
+            for s in range(0, p, rows):
+                e = min(s + rows, p)
+                cand = torch.index_select(bank, 0, idx[s:e].reshape(-1), out=buf[: (e - s) * n])
+                torch.bmm(q[s:e], cand.view(e - s, n, d).transpose(1, 2), out=out[s:e])
+        return out
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        q, bank, idx, rows = inputs
+        ctx.save_for_backward(q, bank, idx)
+        ctx.rows = rows
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:  # type: ignore[override]
+        q, bank, idx = ctx.saved_tensors
+        rows: int = ctx.rows
+        p, k, d = q.shape
+        n = idx.shape[1]
+        grad = grad.contiguous()
+        grad_q = torch.empty_like(q) if ctx.needs_input_grad[0] else None
+        grad_bank = torch.zeros_like(bank) if ctx.needs_input_grad[1] else None
+        buf = bank.new_empty(min(rows, p) * n, d)
+        for s in range(0, p, rows):
+            e = min(s + rows, p)
+            flat = idx[s:e].reshape(-1)
+            g = grad[s:e]  # (rows, K, n)
+            if grad_q is not None:
+                cand = torch.index_select(bank, 0, flat, out=buf[: (e - s) * n])
+                torch.bmm(g, cand.view(e - s, n, d), out=grad_q[s:e])
+            if grad_bank is not None:
+                contrib = torch.bmm(
+                    g.transpose(1, 2), q[s:e], out=buf[: (e - s) * n].view(e - s, n, d)
+                )
+                grad_bank.index_add_(0, flat, contrib.view(-1, d))
+        return grad_q, grad_bank, None, None
 
 
 def score_all(q: Tensor, bank: Tensor) -> Tensor:
@@ -142,3 +255,64 @@ def score_all(q: Tensor, bank: Tensor) -> Tensor:
         q: ``(B, T, K, D)``; bank: ``(M, D)`` -> ``(B, T, K, M)``
     """
     return torch.matmul(q, bank.t())
+
+
+CHUNK_ELEMENTS = 1 << 22
+"""Gathered elements per chunk in :func:`score_per_prediction` (16 MB in fp32)."""
+
+
+class _ScorePerPrediction(torch.autograd.Function):
+    """``out[r, j] = q[r] . bank[idx[r, j]]`` without keeping ``bank[idx]`` for backward."""
+
+    @staticmethod
+    def forward(q: Tensor, bank: Tensor, idx: Tensor, rows: int) -> Tensor:  # type: ignore[override]
+        r, n = idx.shape
+        out = q.new_empty(r, n)
+        for s in range(0, r, rows):
+            e = min(s + rows, r)
+            cand = bank.index_select(0, idx[s:e].reshape(-1)).view(e - s, n, -1)
+            out[s:e] = torch.bmm(cand, q[s:e].unsqueeze(-1)).squeeze(-1)
+        return out
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        q, bank, idx, rows = inputs
+        ctx.save_for_backward(q, bank, idx)
+        ctx.rows = rows
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:  # type: ignore[override]
+        q, bank, idx = ctx.saved_tensors
+        rows: int = ctx.rows
+        r, n = idx.shape
+        grad_q = torch.empty_like(q) if ctx.needs_input_grad[0] else None
+        grad_bank = torch.zeros_like(bank) if ctx.needs_input_grad[1] else None
+        for s in range(0, r, rows):
+            e = min(s + rows, r)
+            g = grad[s:e]
+            flat = idx[s:e].reshape(-1)
+            if grad_q is not None:
+                cand = bank.index_select(0, flat).view(e - s, n, -1)
+                grad_q[s:e] = torch.bmm(g.unsqueeze(1), cand).squeeze(1)
+            if grad_bank is not None:
+                contrib = g.unsqueeze(-1) * q[s:e].unsqueeze(1)  # (rows, n, D)
+                grad_bank.index_add_(0, flat, contrib.reshape(-1, q.shape[-1]))
+        return grad_q, grad_bank, None, None
+
+
+def score_per_prediction(q: Tensor, bank: Tensor, idx: Tensor) -> Tensor:
+    """Score each prediction against its own candidates (different for every k).
+
+    Gathers candidates ``CHUNK_ELEMENTS`` at a time and recomputes them in
+    the backward pass, so memory stays bounded whatever ``n``; gradients
+    reach ``q`` and only the rows of ``bank`` that were picked.
+
+    Shape:
+        q: ``(B, T, K, D)``; bank: ``(M, D)``; idx: ``(B, T, K, n)`` -> ``(B, T, K, n)``
+    """
+    *lead, d = q.shape
+    n = idx.shape[-1]
+    rows = max(1, CHUNK_ELEMENTS // max(1, n * d))
+    out = _ScorePerPrediction.apply(q.reshape(-1, d), bank.to(q.dtype), idx.reshape(-1, n), rows)
+    return out.view(*lead, n)

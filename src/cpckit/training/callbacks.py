@@ -1,24 +1,52 @@
-"""Callbacks: the per-step loss log and plain progress lines for non-terminals."""
+"""Callbacks: the per-step loss log, plain progress lines for non-terminals, quiet Lightning."""
 
 from __future__ import annotations
 
 import csv
+import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 
-__all__ = ["LossRecorder", "PlainProgress"]
+__all__ = ["LossRecorder", "PlainProgress", "QuietLightning", "quiet_lightning"]
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's informational logs and the warnings that do not apply to cpckit."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (
+        ".*does not have many workers.*",
+        ".*GPU available but not used.*",
+        ".*TPU available.*",
+        ".*LeafSpec.*",
+        ".*`validation_step` but have no `val_dataloader`.*",
+        ".*number of training batches.*smaller than the logging interval.*",
+        # LoaderPosition (training/resume.py) restores the loader's position.
+        ".*resuming from a checkpoint that ended before the epoch.*",
+        ".*`weights_only` was not set.*",
+    ):
+        warnings.filterwarnings("ignore", pattern)
+
+
+class QuietLightning(L.Callback):
+    """:func:`quiet_lightning` in every process (``ddp_spawn`` starts fresh interpreters)."""
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        quiet_lightning()
 
 
 class LossRecorder(L.Callback):
     """Append one row per optimizer step to ``losses.csv``.
 
     Columns: ``step,epoch,loss,accuracy,acc_k1..acc_kK``. With gradient
-    accumulation a row holds the mean over the step's batches. On resume,
+    accumulation a row holds the mean over the step's batches; under DDP,
+    the mean over the processes (the loss of the global batch). On resume,
     rows past the restored step are dropped first, so the file has no gap
     and no duplicate step. Only global rank 0 writes.
     """
@@ -26,7 +54,7 @@ class LossRecorder(L.Callback):
     def __init__(self, path: str | Path, steps: int) -> None:
         self.path = Path(path)
         self.steps = steps
-        self._loss: list[float] = []
+        self._loss: list[torch.Tensor] = []
         self._acc: list[torch.Tensor] = []
 
     @property
@@ -36,13 +64,23 @@ class LossRecorder(L.Callback):
         ]
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._loss, self._acc = [], []
         if trainer.global_rank != 0:
             return
         kept: list[list[str]] = []
         if self.path.exists():
             with self.path.open() as fh:
                 rows = list(csv.reader(fh))
-            kept = [r for r in rows[1:] if r and int(r[0]) <= trainer.global_step]
+            # Keep whole rows up to the restored step, in order: a row cut short by
+            # a killed process, or one past the checkpoint, is dropped.
+            last = 0
+            for row in rows[1:]:
+                if len(row) != len(self.header) or not row[0].isdigit():
+                    continue
+                step = int(row[0])
+                if last < step <= trainer.global_step:
+                    kept.append(row)
+                    last = step
         tmp = self.path.with_suffix(".csv.tmp")
         with tmp.open("w", newline="") as fh:
             writer = csv.writer(fh)
@@ -60,17 +98,22 @@ class LossRecorder(L.Callback):
     ) -> None:
         if not isinstance(outputs, dict):
             return
-        self._loss.append(float(outputs["loss"].detach()))
-        self._acc.append(outputs["step_accuracy"].detach().float().cpu())
+        self._loss.append(outputs["loss"].detach().float().reshape(1))
+        self._acc.append(outputs["step_accuracy"].detach().float())
         accumulate = trainer.accumulate_grad_batches
         last_of_epoch = (batch_idx + 1) == trainer.num_training_batches
         if (batch_idx + 1) % accumulate and not last_of_epoch:
             return
-        loss = sum(self._loss) / len(self._loss)
-        acc = torch.stack(self._acc).mean(0)
+        values = torch.cat(
+            [torch.cat(self._loss).mean(0, keepdim=True), torch.stack(self._acc).mean(0)]
+        )
         self._loss, self._acc = [], []
+        if trainer.world_size > 1:  # every process calls this: the mean over all of them
+            values = trainer.strategy.reduce(values, reduce_op="mean")
         if trainer.global_rank != 0:
             return
+        values = values.cpu()
+        loss, acc = float(values[0]), values[1:]
         row = [
             trainer.global_step,
             trainer.current_epoch,
@@ -87,13 +130,13 @@ class PlainProgress(L.Callback):
 
     def __init__(self, every_n_steps: int = 10, stream: Any = None) -> None:
         self.every = max(1, every_n_steps)
-        self.stream = stream or sys.stdout
+        self.stream = stream  # None: sys.stdout when printing (picklable for ddp_spawn)
         self._t0 = 0.0
         self._epoch_t0 = 0.0
         self._losses: list[float] = []
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(text, file=self.stream or sys.stdout, flush=True)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._t0 = time.perf_counter()

@@ -1,40 +1,211 @@
-"""Finding a checkpoint to resume from."""
+"""Checkpoints for resuming: written atomically, every N steps and at epoch ends; the newest found.
+
+A checkpoint is written to a temporary file and renamed (never half
+written, even when the process is killed while saving), and only while
+every weight is finite: a run that diverges keeps its last good checkpoint.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import re
+import shutil
 from pathlib import Path
+from typing import Any
 
+import lightning as L
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import Checkpoint
 
-__all__ = ["is_valid_checkpoint", "newest_valid_checkpoint"]
+from cpckit.training.guard import DivergenceError, first_nonfinite
+from cpckit.training.run_folder import TEMP_SUFFIX, atomic_save
+
+__all__ = [
+    "LAST",
+    "AtomicCheckpointIO",
+    "RunCheckpoint",
+    "checkpoint_step",
+    "is_valid_checkpoint",
+    "newest_valid_checkpoint",
+    "set_aside_newer",
+]
 
 log = logging.getLogger(__name__)
+
+LAST = "last.ckpt"
+_STEP_FILE = re.compile(r"^step(\d+)\.ckpt$")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, writing to a temporary file and renaming it."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None or "://" in str(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        atomic_save(checkpoint, path)
+
+
+class RunCheckpoint(Checkpoint):
+    """Save ``stepNNNNNNNN.ckpt`` every ``every_n_steps`` optimizer steps and at each epoch end.
+
+    ``last.ckpt`` is a hard link to (or copy of) the newest; only the newest
+    ``keep`` step files are kept. Before saving, every parameter and buffer
+    is checked: a non-finite one raises :class:`DivergenceError` instead of
+    replacing the last good checkpoint. ``extra`` is stored in each
+    checkpoint under ``"cpckit"`` (the resolved config, to check a resume).
+
+    Args:
+        dirpath: the run's ``checkpoints/`` folder.
+        every_n_steps: also save every N optimizer steps (0: at epoch ends only).
+        keep: step checkpoints kept (the newest ones).
+        extra: stored in each checkpoint.
+    """
+
+    def __init__(
+        self,
+        dirpath: str | Path,
+        *,
+        every_n_steps: int = 0,
+        keep: int = 2,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        if every_n_steps < 0:
+            raise ValueError(f"every_n_steps = {every_n_steps} must be >= 0")
+        if keep < 1:
+            raise ValueError(f"keep = {keep} must be >= 1")
+        self.dirpath = Path(dirpath)
+        self.every_n_steps = every_n_steps
+        self.keep = keep
+        self.extra = extra or {}
+        self._seen_step = 0
+        self._saved_step = -1
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._seen_step = self._saved_step = trainer.global_step
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        stepped = trainer.global_step != self._seen_step  # not while accumulating
+        self._seen_step = trainer.global_step
+        if stepped and self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
+            self.save(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.save(trainer)
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        checkpoint["cpckit"] = self.extra
+
+    def save(self, trainer: L.Trainer) -> None:
+        """Write the checkpoint of the current step (all processes call this; rank 0 writes)."""
+        step = trainer.global_step
+        if step == self._saved_step or trainer.sanity_checking:
+            return
+        bad = first_nonfinite(trainer.lightning_module)
+        if bad is not None:
+            raise DivergenceError(step, "not finite after the optimizer step", what=f"weight {bad}")
+        path = self.dirpath / f"step{step:08d}.ckpt"
+        trainer.save_checkpoint(path)
+        self._saved_step = step
+        if trainer.is_global_zero:
+            self._link_last(path)
+            self._prune()
+
+    def _link_last(self, src: Path) -> None:
+        tmp = self.dirpath / f".{LAST}.link{TEMP_SUFFIX}"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        try:
+            os.link(src, tmp)
+        except OSError:  # no hard links on this file system
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, self.dirpath / LAST)
+
+    def _prune(self) -> None:
+        steps = sorted(_step_files(self.dirpath))
+        for _, path in steps[: -self.keep]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _step_files(folder: Path) -> list[tuple[int, Path]]:
+    out = []
+    for path in folder.glob("step*.ckpt"):
+        match = _STEP_FILE.match(path.name)
+        if match:
+            out.append((int(match.group(1)), path))
+    return out
+
+
+def _load(path: Path) -> Any:
+    return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+
+
+def checkpoint_step(path: str | Path) -> int | None:
+    """The global step stored in a Lightning checkpoint, or None when it does not load."""
+    try:
+        blob = _load(Path(path))
+    except Exception:  # noqa: BLE001 - truncated or corrupt files are not checkpoints
+        return None
+    if not isinstance(blob, dict) or "global_step" not in blob or "state_dict" not in blob:
+        return None
+    return int(blob["global_step"])
 
 
 def is_valid_checkpoint(path: Path) -> bool:
     """True when ``path`` loads as a Lightning checkpoint with a global step."""
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # noqa: BLE001 - truncated or corrupt files are skipped
-        return False
-    return isinstance(blob, dict) and "global_step" in blob and "state_dict" in blob
+    return checkpoint_step(path) is not None
 
 
 def newest_valid_checkpoint(folder: Path) -> Path | None:
-    """The checkpoint with the highest global step in ``folder`` that loads, or None."""
+    """The checkpoint with the highest global step in ``folder`` that loads, or None.
+
+    Unreadable files are skipped with a warning; on a tie a ``stepN.ckpt``
+    file is preferred to ``last.ckpt`` (the same content, a clearer name).
+    """
     if not folder.is_dir():
         return None
-    best: tuple[int, float, Path] | None = None
+    best: tuple[int, bool, float, Path] | None = None
     for path in folder.glob("*.ckpt"):
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception:  # noqa: BLE001
+        step = checkpoint_step(path)
+        if step is None:
             log.warning("skipping unreadable checkpoint %s", path)
             continue
-        if not isinstance(blob, dict) or "global_step" not in blob:
-            continue
-        key = (int(blob["global_step"]), path.stat().st_mtime, path)
-        if best is None or key[:2] > best[:2]:
+        key = (step, path.name != LAST, path.stat().st_mtime, path)
+        if best is None or key[:3] > best[:3]:
             best = key
-    return None if best is None else best[2]
+    return None if best is None else best[3]
+
+
+def set_aside_newer(folder: Path, step: int) -> list[Path]:
+    """Move checkpoints past ``step`` to ``folder/abandoned/``; return their new paths.
+
+    Resuming from an older checkpoint starts a new continuation; the files of
+    the abandoned one must not be taken for the newest by a later
+    ``--resume auto``.
+    """
+    moved: list[Path] = []
+    if not folder.is_dir():
+        return moved
+    for path in sorted(folder.glob("*.ckpt")):
+        found = checkpoint_step(path)
+        if found is not None and found > step:
+            target = folder / "abandoned" / path.name
+            target.parent.mkdir(exist_ok=True)
+            os.replace(path, target)
+            moved.append(target)
+    return moved

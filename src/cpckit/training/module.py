@@ -9,7 +9,8 @@ import torch
 from torch import Tensor
 
 from cpckit.model import CPCModel
-from cpckit.objective import CPCObjective
+from cpckit.objective import CPCObjective, ObjectiveResult
+from cpckit.training.guard import check_finite_loss
 
 __all__ = ["CPCLightningModule"]
 
@@ -38,13 +39,13 @@ class CPCLightningModule(L.LightningModule):
         self.lr = lr
         self.weight_decay = weight_decay
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any]:
-        outputs = self.model(batch)
-        result = self.objective(outputs, batch.get("group"))
-        if not torch.isfinite(result.loss):
-            from cpckit.training.guard import DivergenceError
+    def compute_loss(self, batch: dict[str, Tensor]) -> ObjectiveResult:
+        """Forward pass and objective for one batch (the body of every step)."""
+        return self.objective(self.model(batch), batch.get("group"))
 
-            raise DivergenceError(self.global_step, float(result.loss.detach()))
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any]:
+        result = self.compute_loss(batch)
+        check_finite_loss(result.loss, self)
         acc = result.step_accuracy
         self.log(
             "train/loss",
@@ -71,7 +72,7 @@ class CPCLightningModule(L.LightningModule):
         }
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        result = self.objective(self.model(batch), batch.get("group"))
+        result = self.compute_loss(batch)
         self.log(
             "val/loss",
             result.loss,
@@ -89,10 +90,21 @@ class CPCLightningModule(L.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if isinstance(outputs, dict) and "queries" in outputs:
-            self.objective.update(outputs["queries"])
+            if self.objective.key_encoder is not None:
+                self.objective.update(outputs["queries"], batch, self.model)
+            else:
+                self.objective.update(outputs["queries"])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        params = [p for p in self.parameters() if p.requires_grad]
+        # On CPU the fused kernel updates each tensor in one pass (no per-op loop);
+        # elsewhere torch picks (and Lightning's AMP gradient clipping stays possible).
+        fused = bool(params) and all(
+            p.device.type == "cpu" and p.is_floating_point() for p in params
+        )
+        return torch.optim.Adam(
+            params, lr=self.lr, weight_decay=self.weight_decay, fused=fused or None
+        )
 
 
 def _batch_size(batch: dict[str, Tensor]) -> int:

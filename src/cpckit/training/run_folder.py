@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
 from cpckit import __version__
 from cpckit.config import Config, config_to_dict
 
-__all__ = ["MODEL_FILE", "RunPaths", "atomic_save", "save_model"]
+__all__ = [
+    "MODEL_FILE",
+    "RunPaths",
+    "atomic_save",
+    "atomic_write_text",
+    "remove_stale_temp_files",
+    "save_model",
+]
 
 MODEL_FILE = "cpc_model.pth"
 
@@ -63,18 +71,56 @@ class RunPaths:
         return self.root / f"tsne_{modality}.png"
 
 
-def atomic_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename: never half-written."""
+TEMP_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
-        torch.save(obj, tmp)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private: use the usual mode
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename: never half-written.
+
+    A process killed while saving leaves the previous file intact and at
+    most a hidden ``.NAME.*.tmp`` file, which :func:`remove_stale_temp_files`
+    clears.
+    """
+    _atomic_write(path, lambda fh: torch.save(obj, fh))
+
+
+def atomic_write_text(text: str, path: str | Path) -> None:
+    """Write a text file atomically (temporary file, then rename)."""
+    _atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def remove_stale_temp_files(folder: str | Path) -> int:
+    """Delete temporary files left by an interrupted atomic write; return how many."""
+    count = 0
+    for path in Path(folder).glob(f".*{TEMP_SUFFIX}"):
+        try:
+            path.unlink()
+            count += 1
+        except OSError:
+            pass
+    return count
 
 
 def save_model(model: torch.nn.Module, cfg: Config, path: str | Path) -> None:

@@ -1,0 +1,349 @@
+"""Datasets of an image run and of a multimodal (audio + image) run.
+
+:func:`image_bundle` and :func:`multimodal_bundle` turn the ``data`` section
+of a config into a :class:`~cpckit.data.datamodule.DataBundle`:
+
+- **images**, synthetic (``data.use_mock_data``: pattern classes of
+  :class:`~cpckit.data.synthetic_image.SyntheticImageDataset`, train and test
+  drawn with different seeds) or a folder (``data.image_root``: one subfolder
+  per class; when it holds ``train/`` and ``test/`` folders with class
+  subfolders, those are the split, else a seeded ratio split by
+  ``data.test_fraction``);
+- **pairs**, synthetic (:class:`~cpckit.data.paired.PairedSyntheticDataset`)
+  or a CSV (``data.pairs_csv``, :class:`~cpckit.data.paired.PairedCSVDataset`),
+  split by ratio or group.
+
+``data.augment`` augments the images of the CPC training set only; the probe
+sets are never augmented. For real pairs the CPC training set holds windows
+of ``data.full_duration`` and the probe sets whole clips.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cpckit.config import Config
+from cpckit.data.datamodule import DataBundle
+from cpckit.data.image import ImageAugment, ImageFolderDataset
+from cpckit.data.paired import PairedCSVDataset, PairedSyntheticDataset
+from cpckit.data.splits import Split, split_by_group, split_by_ratio
+from cpckit.data.synthetic_image import SyntheticImageDataset
+from cpckit.errors import ConfigError, DataError
+
+__all__ = [
+    "check_image_grid",
+    "find_split_folders",
+    "image_bundle",
+    "make_augment",
+    "multimodal_bundle",
+]
+
+_TEST_SEED_OFFSET = 10_000  # the held-out synthetic set is drawn with seed + this
+
+
+def check_image_grid(cfg: Config) -> tuple[int, int]:
+    """The patch grid ``(gh, gw)`` of the configured images; checks it fits K.
+
+    Raises:
+        ConfigError: the patch does not fit in the image, or the grid has
+            ``gh * gw <= model.prediction_steps`` latent steps.
+    """
+    from cpckit.encoders.image import grid_shape
+
+    enc = cfg.image_encoder
+    size = cfg.data.image_size
+    try:
+        gh, gw = grid_shape(size, enc.patch_size, enc.stride)
+    except ValueError as exc:
+        raise ConfigError(
+            f"image_encoder.patch_size = {enc.patch_size} and image_encoder.stride = "
+            f"{enc.stride} do not fit data.image_size = {size}: {exc}"
+        ) from None
+    k = cfg.model.prediction_steps
+    if gh * gw <= k:
+        raise ConfigError(
+            f"data.image_size = {size} with image_encoder.patch_size = {enc.patch_size} and "
+            f"stride = {enc.stride} gives a {gh}x{gw} grid = {gh * gw} latent steps; "
+            f"model.prediction_steps = {k} needs at least {k + 1}: lower "
+            "model.prediction_steps or image_encoder.stride"
+        )
+    return gh, gw
+
+
+def make_augment(cfg: Config) -> ImageAugment | None:
+    """The CPC training set's image augmentation (``data.augment``), seeded by ``train.seed``."""
+    if not cfg.data.augment:
+        return None
+    return ImageAugment(seed=cfg.train.seed)
+
+
+def _augment_note(augment: ImageAugment | None) -> str:
+    if augment is None:
+        return "off"
+    return f"{augment!r}, CPC training images only"
+
+
+def _grid_note(cfg: Config, grid: tuple[int, int]) -> str:
+    enc = cfg.image_encoder
+    gh, gw = grid
+    return (
+        f"{cfg.data.image_size}x{cfg.data.image_size} images, {enc.patch_size}x{enc.patch_size} "
+        f"patches at stride {enc.stride} -> {gh}x{gw} grid read in {enc.order} order = "
+        f"{gh * gw} latent steps, K = {cfg.model.prediction_steps}"
+    )
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def _has_class_folders(path: Path) -> bool:
+    return path.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
+
+
+def find_split_folders(root: str | Path) -> tuple[Path, Path] | None:
+    """``(root/train, root/test)`` when both hold class subfolders, else None."""
+    base = Path(root)
+    train, test = base / "train", base / "test"
+    if _has_class_folders(train) and _has_class_folders(test):
+        return train, test
+    return None
+
+
+def _synthetic_images(cfg: Config, augment: ImageAugment | None) -> DataBundle:
+    d = cfg.data
+    seed = cfg.train.seed
+    common: dict[str, Any] = {"image_size": d.image_size, "n_classes": d.n_classes}
+    try:
+        probe_train = SyntheticImageDataset(d.n_train, seed=seed, **common)
+        test = SyntheticImageDataset(d.n_test, seed=seed + _TEST_SEED_OFFSET, **common)
+    except ValueError as exc:
+        raise ConfigError(f"synthetic images (data.n_classes, data.image_size): {exc}") from None
+    train = probe_train
+    if augment is not None:
+        train = SyntheticImageDataset(d.n_train, seed=seed, augment=augment, **common)
+    return DataBundle(
+        train=train,
+        probe_train=probe_train,
+        probe_test=test,
+        label_names=list(probe_train.label_names),
+        info={
+            "images": f"synthetic patterns, {d.n_classes} classes ({', '.join(probe_train.label_names)})",
+            "train examples": len(train),
+            "probe-test examples": len(test),
+        },
+    )
+
+
+def _folder(root: Path, cfg: Config) -> ImageFolderDataset:
+    return ImageFolderDataset(root, image_size=cfg.data.image_size, cache=cfg.data.cache)
+
+
+def _ratio_split(n: int, cfg: Config, *, test: bool) -> Split:
+    d = cfg.data
+    return split_by_ratio(
+        n,
+        val_fraction=d.val_fraction,
+        test_fraction=d.test_fraction if test else 0.0,
+        seed=cfg.train.seed,
+    )
+
+
+def _folder_images(cfg: Config, augment: ImageAugment | None) -> DataBundle:
+    d = cfg.data
+    if not d.image_root:
+        raise ConfigError("data.image_root is not set: give the image folder (--image-root DIR)")
+    root = Path(d.image_root)
+    if not root.is_dir():
+        raise DataError(f"data.image_root {str(root)!r} does not exist or is not a folder")
+    folders = find_split_folders(root)
+    if folders is not None:
+        train_all, test = _folder(folders[0], cfg), _folder(folders[1], cfg)
+        if train_all.label_names != test.label_names:
+            raise DataError(
+                f"the class folders of {str(folders[0])!r} ({', '.join(train_all.label_names)}) "
+                f"and {str(folders[1])!r} ({', '.join(test.label_names)}) differ: give both "
+                "splits the same classes"
+            )
+        split = _ratio_split(len(train_all), cfg, test=False)
+        train_part = train_all.subset(split.train) if len(split.val) else train_all
+        split_note = (
+            f"folders train/ and test/: {len(train_part)} train, {len(split.val)} validation "
+            f"(data.val_fraction of train/), {len(test)} probe-test images"
+        )
+        base, skipped = train_all, train_all.skipped + test.skipped
+    else:
+        base = _folder(root, cfg)
+        if len(base) < 2:
+            raise DataError(
+                f"data.image_root {str(root)!r} holds {len(base)} readable image: a split needs at "
+                "least 2"
+            )
+        split = _ratio_split(len(base), cfg, test=True)
+        if len(split.test) == 0:
+            raise ConfigError(
+                "the end-of-train evaluation needs held-out images, but the probe-test split is "
+                "empty: set data.test_fraction > 0 (or use train/ and test/ folders)"
+            )
+        train_part, test = base.subset(split.train), base.subset(split.test)
+        split_note = (
+            f"ratio, seed {cfg.train.seed}: {len(train_part)} train, {len(split.val)} validation, "
+            f"{len(test)} probe-test images"
+        )
+        skipped = base.skipped
+    val = base.subset(split.val) if len(split.val) else None
+    train = train_part.with_augment(augment) if augment is not None else train_part
+    names = base.label_names
+    return DataBundle(
+        train=train,
+        probe_train=train_part,
+        probe_test=test,
+        val=val,
+        label_names=list(names),
+        info={
+            "image root": str(root),
+            "classes": f"{len(names)} ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})",
+            "split": split_note,
+            "skipped files": skipped,
+        },
+    )
+
+
+def image_bundle(cfg: Config) -> DataBundle:
+    """The datasets of an image run (see the module notes).
+
+    Raises:
+        ConfigError / DataError: one line naming the key or path at fault.
+    """
+    grid = check_image_grid(cfg)
+    augment = make_augment(cfg)
+    if cfg.data.use_mock_data:
+        bundle = _synthetic_images(cfg, augment)
+    else:
+        bundle = _folder_images(cfg, augment)
+    bundle.info["patches"] = _grid_note(cfg, grid)
+    bundle.info["augmentation"] = _augment_note(augment)
+    return bundle
+
+
+# ----------------------------------------------------------------------------- pairs
+
+
+def _synthetic_pairs(cfg: Config, augment: ImageAugment | None) -> DataBundle:
+    d = cfg.data
+    seed = cfg.train.seed
+    common: dict[str, Any] = {
+        "n_classes": d.n_classes,
+        "sample_rate": d.sample_rate,
+        "duration": d.full_duration,
+        "noise_std": d.noise_std,
+        "freq_min": d.freq_min,
+        "freq_max": d.freq_max,
+        "image_size": d.image_size,
+    }
+    try:
+        probe_train = PairedSyntheticDataset(d.n_train, seed=seed, **common)
+        test = PairedSyntheticDataset(d.n_test, seed=seed + _TEST_SEED_OFFSET, **common)
+    except ValueError as exc:
+        raise ConfigError(f"synthetic pairs (data section): {exc}") from None
+    train = probe_train
+    if augment is not None:
+        train = PairedSyntheticDataset(d.n_train, seed=seed, augment=augment, **common)
+    return DataBundle(
+        train=train,
+        probe_train=probe_train,
+        probe_test=test,
+        label_names=list(probe_train.label_names),
+        info={
+            "pairs": f"synthetic tone + pattern, {d.n_classes} shared classes "
+            f"({'; '.join(probe_train.label_names)})",
+            "train pairs": len(train),
+            "probe-test pairs": len(test),
+        },
+    )
+
+
+def _pair_split(ds: PairedCSVDataset, cfg: Config) -> Split:
+    d = cfg.data
+    if d.split == "ratio":
+        return split_by_ratio(
+            len(ds), val_fraction=d.val_fraction, test_fraction=d.test_fraction, seed=cfg.train.seed
+        )
+    if d.split == "group":
+        if (ds.groups < 0).all():
+            raise ConfigError(
+                "data.split = 'group' holds out whole groups, but the pairs CSV has no 'group' "
+                "column"
+            )
+        return split_by_group(
+            ds.groups,
+            val_fraction=d.val_fraction,
+            test_fraction=d.test_fraction,
+            seed=cfg.train.seed,
+            group_names=ds.group_names,
+        )
+    raise ConfigError(
+        f"data.split = {d.split!r} is not supported for a pairs CSV: use 'ratio' or 'group'"
+    )
+
+
+def _csv_pairs(cfg: Config, augment: ImageAugment | None) -> DataBundle:
+    from cpckit.encoders.audio import check_audio_window
+
+    d = cfg.data
+    if not d.pairs_csv:
+        raise ConfigError(
+            "data.pairs_csv is not set: give a CSV of audio,image[,label] paths (--pairs-csv FILE)"
+        )
+    window = check_audio_window(cfg)
+    base = PairedCSVDataset(
+        d.pairs_csv,
+        sample_rate=d.sample_rate,
+        image_size=d.image_size,
+        cache=d.cache,
+        seed=cfg.train.seed,
+    )
+    split = _pair_split(base, cfg)
+    if len(split.test) == 0:
+        raise ConfigError(
+            "the end-of-train evaluation needs held-out pairs, but the probe-test split is "
+            "empty: set data.test_fraction > 0"
+        )
+    train = base.subset(split.train).with_window(window)
+    if augment is not None:
+        train = train.with_augment(augment)
+    val = base.subset(split.val).with_window(window) if len(split.val) else None
+    info: dict[str, Any] = {
+        "pairs CSV": f"{d.pairs_csv} ({len(base)} pairs)",
+        "labels": f"{len(base.label_names)} ({', '.join(base.label_names[:8])})"
+        if base.label_names
+        else "none (no 'label' column: no probe)",
+        "split": f"{d.split}, seed {cfg.train.seed}: {len(split.train)} train, "
+        f"{len(split.val)} validation, {len(split.test)} probe-test pairs",
+        "window": f"{d.full_duration:g} s = {window} samples for CPC; whole clips for the probe",
+    }
+    return DataBundle(
+        train=train,
+        probe_train=base.subset(split.train),
+        probe_test=base.subset(split.test),
+        val=val,
+        label_names=list(base.label_names),
+        info=info,
+    )
+
+
+def multimodal_bundle(cfg: Config) -> DataBundle:
+    """The datasets of a multimodal (audio + image pairs) run (see the module notes).
+
+    Raises:
+        ConfigError / DataError: one line naming the key or path at fault.
+    """
+    grid = check_image_grid(cfg)
+    augment = make_augment(cfg)
+    if cfg.data.use_mock_data:
+        bundle = _synthetic_pairs(cfg, augment)
+    else:
+        bundle = _csv_pairs(cfg, augment)
+    bundle.info["patches"] = _grid_note(cfg, grid)
+    bundle.info["augmentation"] = _augment_note(augment)
+    return bundle

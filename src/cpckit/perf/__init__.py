@@ -1,0 +1,9 @@
+"""Speed and memory of the training step: ``cpckit bench`` and its parts.
+
+- :mod:`cpckit.perf.bench`: :func:`~cpckit.perf.bench.run_bench`, the benchmark.
+- :mod:`cpckit.perf.step`: the bare training step and random batches.
+- :mod:`cpckit.perf.measure`: matmul speed, FLOP counts, resident memory.
+- :mod:`cpckit.perf.lightning_path`: the same step through the Lightning Trainer.
+- :mod:`cpckit.perf.process`: malloc and OpenMP settings for the training process.
+- :mod:`cpckit.perf.fastpath`: when the hand-written CPU kernels of the model apply.
+"""
