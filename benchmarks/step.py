@@ -8,12 +8,19 @@ JSON. The "Training step" section of benchmarks/README.md records the figures.
     python benchmarks/step.py                        # batch 8 and 32
     python benchmarks/step.py --batches 8 --profile  # plus the top operations
     python benchmarks/step.py --lightning-steps 10   # plus `cpckit train`'s path
+    python benchmarks/step.py --with-plain           # plus the plain modules, same run
+
+``--with-plain`` also times each batch size with ``CPCKIT_FAST_PATH=0`` and
+``CPCKIT_PROCESS_TUNING=0``: ``nn.Conv1d``, ``nn.GRU`` and the plain layer
+norm, with glibc's and OpenMP's default settings (the "before" of
+docs/performance.md), and prints the speed-up of the fast path over it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "cpc_paper_audio.yaml"
 
 
-def run_bench(batch: int, args: argparse.Namespace) -> dict[str, Any]:
+PLAIN_ENV = {"CPCKIT_FAST_PATH": "0", "CPCKIT_PROCESS_TUNING": "0"}
+
+
+def run_bench(batch: int, args: argparse.Namespace, plain: bool = False) -> dict[str, Any]:
     cmd = [
         sys.executable, "-m", "cpckit.commands.bench", "--config", str(args.config),
         "--batch-size", str(batch), "--steps", str(args.steps), "--warmup", str(args.warmup),
@@ -31,20 +41,23 @@ def run_bench(batch: int, args: argparse.Namespace) -> dict[str, Any]:
     ]  # fmt: skip
     if args.threads:
         cmd += ["--threads", str(args.threads)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    env = {**os.environ, **PLAIN_ENV} if plain else None
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     line = next(x for x in out.splitlines() if x.startswith("{"))
     result: dict[str, Any] = json.loads(line)
+    result["path"] = "plain" if plain else "fast"
     return result
 
 
-def run_profile(batch: int, args: argparse.Namespace) -> str:
+def run_profile(batch: int, args: argparse.Namespace, plain: bool = False) -> str:
     cmd = [
         sys.executable, __file__, "--profile-child", "--config", str(args.config),
         "--batches", str(batch), "--top", str(args.top),
     ]  # fmt: skip
     if args.threads:
         cmd += ["--threads", str(args.threads)]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    env = {**os.environ, **PLAIN_ENV} if plain else None
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
 
 
 def profile_child(args: argparse.Namespace) -> None:
@@ -78,15 +91,15 @@ def profile_child(args: argparse.Namespace) -> None:
 
 def table(results: list[dict[str, Any]]) -> str:
     rows = [
-        "| batch | s/step median (min) | audio s/s | GFLOP/step | achieved GFLOP/s "
+        "| path | batch | s/step median (min) | audio s/s | GFLOP/step | achieved GFLOP/s "
         "| matmul GFLOP/s | ratio | peak RSS MB | Lightning s/step |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         lit = r.get("lightning_seconds_per_step")
         lit_text = "-" if lit is None else f"{lit:.3f} ({100 * r['lightning_overhead']:+.1f} %)"
         rows.append(
-            f"| {r['batch']} | {r['seconds_per_step']:.3f} ({r['min_seconds_per_step']:.3f}) "
+            f"| {r.get('path', 'fast')} | {r['batch']} | {r['seconds_per_step']:.3f} ({r['min_seconds_per_step']:.3f}) "
             f"| {r['audio_seconds_per_second']:.1f} | {r['flops_per_step'] / 1e9:.1f} "
             f"| {r['achieved_flops_per_second'] / 1e9:.1f} "
             f"| {r['matmul_flops_per_second'] / 1e9:.1f} | {100 * r['flop_ratio']:.1f} % "
@@ -108,6 +121,9 @@ def main() -> None:
     p.add_argument("--profile", action="store_true", help="print the profile's top operations")
     p.add_argument("--top", type=int, default=10, help="operations in the profile table [10]")
     p.add_argument("--out", default=None, help="write the results as JSON to this file")
+    p.add_argument(
+        "--with-plain", action="store_true", help="also time the plain modules (the 'before')"
+    )
     p.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.profile_child:
@@ -117,12 +133,27 @@ def main() -> None:
     for batch in args.batches:
         results.append(run_bench(batch, args))
         print(json.dumps(results[-1]), flush=True)
+        if args.with_plain:
+            results.append(run_bench(batch, args, plain=True))
+            print(json.dumps(results[-1]), flush=True)
     print()
     print(table(results))
+    if args.with_plain:
+        print()
+        for fast, plain in zip(results[::2], results[1::2]):
+            speedup = plain["seconds_per_step"] / fast["seconds_per_step"]
+            memory = plain["peak_rss_mb"] / fast["peak_rss_mb"]
+            print(
+                f"batch {fast['batch']}: fast path {speedup:.2f}x faster than the plain "
+                f"modules, {memory:.2f}x less peak memory"
+            )
     if args.profile:
         for batch in args.batches:
             print(f"\nTop operations, batch {batch} (self CPU time over 3 steps):")
             print(run_profile(batch, args))
+            if args.with_plain:
+                print(f"\nTop operations, batch {batch}, plain modules:")
+                print(run_profile(batch, args, plain=True))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
 

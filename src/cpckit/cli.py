@@ -47,6 +47,10 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
         "train.resume",
         "checkpoint path, or 'auto' for the newest valid one in the run folder",
     ),
+    "--checkpoint-every-n-steps": (
+        "train.checkpoint_every_n_steps",
+        "also checkpoint every N optimizer steps (0: at epoch ends only)",
+    ),
     "--logger": ("train.logger", "tensorboard | mlflow | none"),
     "--seed": ("train.seed", "random seed"),
     "--threads": ("train.threads", "torch threads (0: default)"),

@@ -258,7 +258,7 @@ class TrainConfig:
     epochs: int = _f(10, "training epochs")
     max_steps: int = _f(-1, "stop after this many optimizer steps (-1: no limit)")
     batch_size: int = _f(32, "examples per batch (per device)")
-    lr: float = _f(1e-3, "Adam learning rate")
+    lr: float = _f(3e-4, "Adam learning rate")
     weight_decay: float = _f(0.0, "Adam weight decay")
     grad_clip: float = _f(0.0, "clip the gradient norm to this value (0: off)")
     seed: int = _f(0, "random seed (data, initialisation, negatives)")

@@ -224,3 +224,23 @@ def test_perf_model_runs_under_cpu_autocast() -> None:
         loss = objective(model({"audio": x})).loss
     loss.backward()
     assert torch.isfinite(loss)
+
+
+def test_perf_fast_path_env_switch_runs_the_plain_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cpckit.perf.fastpath import use_fast_path
+
+    x = torch.randn(2, 1, 1600)
+    assert use_fast_path(x)
+    torch.manual_seed(0)
+    enc = ConvEncoder([[1, 8, 10, 5, 3, 1], [8, 8, 8, 4, 2, 1]], z_dim=8)
+    fast = enc(x)
+    calls: list[int] = []
+    handle = enc.convs[0].register_forward_hook(lambda *_: calls.append(1))
+    enc(x)
+    assert calls == []  # the fast path does not call nn.Conv1d
+    monkeypatch.setenv("CPCKIT_FAST_PATH", "0")
+    assert not use_fast_path(x)
+    plain = enc(x)
+    handle.remove()
+    assert calls == [1]
+    torch.testing.assert_close(plain, fast, atol=1e-5, rtol=1e-4)

@@ -139,7 +139,7 @@ def test_train_resume_applies_a_new_learning_rate(plain_run: Path, tmp_path: Pat
         "--resume", "auto", "--lr", "1e-4",
     )  # fmt: skip
     assert code == 0
-    assert "resume: changed since the checkpoint: train.lr: 0.001 -> 0.0001" in printed
+    assert "resume: changed since the checkpoint: train.lr: 0.0003 -> 0.0001" in printed
     assert steps_of(read_losses(out)) == list(range(1, 13))
     state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)
     assert state["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(1e-4)

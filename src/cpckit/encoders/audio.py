@@ -237,7 +237,8 @@ class _NormReluPad(torch.autograd.Function):
         left, kept = ctx.left, ctx.kept
         grad_h = torch.zeros_like(y) if kept < y.shape[1] else None
         interior = grad[:, left : left + kept]
-        masked = torch.where(out[:, left : left + kept] > 0, interior, 0.0)
+        # the ReLU's backward in one pass: the gradient where the output is > 0
+        masked = torch.ops.aten.threshold_backward(interior, out[:, left : left + kept], 0.0)
         if grad_h is None:
             grad_h = masked
         else:

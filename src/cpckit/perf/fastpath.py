@@ -10,6 +10,7 @@ casting rules stay in charge.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import torch
@@ -28,7 +29,9 @@ def _autocast_enabled(device_type: str) -> bool:
 
 
 def use_fast_path(x: Tensor) -> bool:
-    """True for a CPU tensor outside autocast."""
+    """True for a CPU tensor outside autocast (``CPCKIT_FAST_PATH=0`` turns the paths off)."""
+    if os.environ.get("CPCKIT_FAST_PATH") == "0":
+        return False
     return x.device.type == "cpu" and not _autocast_enabled("cpu")
 
 
