@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,20 @@ def _probe_row(
     }
 
 
+class _Stage:
+    """Print ``eval: <what> (<seconds> s)`` when a stage of the evaluation ends."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            print(f"eval: {self.what} ({time.perf_counter() - self.start:.1f} s)", flush=True)
+
+
 def _evaluate_modality(
     model: CPCModel,
     random_model: CPCModel | None,
@@ -85,8 +100,9 @@ def _evaluate_modality(
     bs = max(8, cfg.train.batch_size)
     train_ds = limit(bundle.probe_train, ev.max_examples, cfg.train.seed)
     test_ds = limit(bundle.probe_test, ev.max_examples, cfg.train.seed + 1)
-    tr: Features = extract_features(model, modality, train_ds, batch_size=bs, pool=ev.pool)
-    te: Features = extract_features(model, modality, test_ds, batch_size=bs, pool=ev.pool)
+    with _Stage(f"{modality} features of {len(train_ds)} + {len(test_ds)} examples"):
+        tr: Features = extract_features(model, modality, train_ds, batch_size=bs, pool=ev.pool)
+        te: Features = extract_features(model, modality, test_ds, batch_size=bs, pool=ev.pool)
     out: dict[str, Any] = {}
     labelled = _has_labels(tr.labels) and _has_labels(te.labels)
     baselines: list[dict[str, Any]] = []
@@ -123,10 +139,13 @@ def _evaluate_modality(
         )
         if ev.baselines:
             if random_model is not None:
-                rtr = extract_features(
-                    random_model, modality, train_ds, batch_size=bs, pool=ev.pool
-                )
-                rte = extract_features(random_model, modality, test_ds, batch_size=bs, pool=ev.pool)
+                with _Stage(f"{modality} features of the random-init model"):
+                    rtr = extract_features(
+                        random_model, modality, train_ds, batch_size=bs, pool=ev.pool
+                    )
+                    rte = extract_features(
+                        random_model, modality, test_ds, batch_size=bs, pool=ev.pool
+                    )
                 baselines.append(
                     _probe_row(
                         "random init",
@@ -137,8 +156,9 @@ def _evaluate_modality(
                         rte.labels,
                     )
                 )
-            btr = input_baseline_features(modality, train_ds, cfg.data.sample_rate)
-            bte = input_baseline_features(modality, test_ds, cfg.data.sample_rate)
+            with _Stage(f"{modality} input-level baseline features"):
+                btr = input_baseline_features(modality, train_ds, cfg.data.sample_rate)
+                bte = input_baseline_features(modality, test_ds, cfg.data.sample_rate)
             if btr is not None and bte is not None:
                 baselines.append(_probe_row(btr[0], "input", btr[1], tr.labels, bte[1], te.labels))
         out["baselines"] = baselines
@@ -149,7 +169,8 @@ def _evaluate_modality(
         from cpckit.evaluation.plots import plot_tsne
         from cpckit.evaluation.tsne import tsne_2d
 
-        points, idx = tsne_2d(te.context, seed=cfg.train.seed)
+        with _Stage(f"{modality} t-SNE of {len(te.context)} points"):
+            points, idx = tsne_2d(te.context, seed=cfg.train.seed)
         names = bundle.label_names if labelled else None
         plot_tsne(
             points,
