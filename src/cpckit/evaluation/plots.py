@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ _INT_COLUMNS = ("step", "epoch")
 _K_COLUMN = re.compile(r"^acc_k(\d+)$")
 MAX_LEGEND_CLASSES = 20
 """t-SNE plots with more classes than this get no legend (it would hide the map)."""
+
+LEGEND_WRAP = 24
+"""Characters per line of a t-SNE legend entry (the legend sits right of the map)."""
 
 
 def read_losses(path: str | Path) -> dict[str, np.ndarray]:
@@ -368,7 +372,8 @@ def plot_tsne(
             color=color,
             alpha=0.8,
             linewidths=0,
-            label=f"{name} ({int(mask.sum())})",
+            # wrapped so long class names stay inside the figure, beside the map
+            label="\n".join(textwrap.wrap(f"{name} ({int(mask.sum())})", LEGEND_WRAP)),
         )
     ax.set_xticks([])
     ax.set_yticks([])
