@@ -296,6 +296,11 @@ class EvalConfig:
     tsne: bool = _f(True, "t-SNE plot of the held-out context vectors")
     geometry: bool = _f(True, "alignment and uniformity of the context space")
     pool: Literal["mean", "max", "last"] = _f("mean", "how context vectors are pooled over time")
+    classifier: Literal["linear", "linear-cv", "mlp"] = _f(
+        "linear",
+        "probe classifier for every row (CPC and baselines): linear (logistic regression, C = 1), "
+        "linear-cv (C chosen by 5-fold cross-validation on the probe's training split), mlp",
+    )
     max_examples: int = _f(2000, "at most this many examples per split are embedded for evaluation")
     baselines: bool = _f(
         True, "also probe the same architecture with random weights and MFCC / raw-pixel features"

@@ -191,7 +191,9 @@ def test_eval_probe_errors_too_few_samples() -> None:
 
 def test_eval_probe_errors_bad_options() -> None:
     x, y = _blobs(n_per_class=10, classes=2)
-    with pytest.raises(CpckitError, match="classifier 'svm' is unknown; valid: linear, mlp"):
+    with pytest.raises(
+        CpckitError, match="classifier 'svm' is unknown; valid: linear, linear-cv, mlp"
+    ):
         make_classifier("svm")
     with pytest.raises(CpckitError, match="folds must be >= 2, got 1"):
         probe_kfold(x, y, folds=1)
@@ -205,3 +207,22 @@ def test_eval_probe_errors_bad_options() -> None:
         probe_frames([x, x], [y], [x], [y])
     with pytest.raises(CpckitError, match="sequence 1 has 3 features per frame, sequence 0 has 8"):
         probe_frames([x, x[:, :3]], [y, y], [x], [y])
+
+
+def test_linear_cv_picks_c_on_the_training_split_only() -> None:
+    from cpckit.evaluation.probe import LINEAR_CV_CS, make_classifier
+
+    # few samples, many noisy features: strong regularisation wins
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 40)
+    x = rng.normal(size=(80, 400))
+    x[:, :5] += 0.8 * (2 * y[:, None] - 1)
+    model = make_classifier("linear-cv").fit(x, y)
+    chosen = model[-1].C_[0]
+    assert chosen in LINEAR_CV_CS and chosen < 1.0
+    xt = rng.normal(size=(400, 400))
+    yt = np.repeat([0, 1], 200)
+    xt[:, :5] += 0.8 * (2 * yt[:, None] - 1)
+    cv_acc = probe_split(x, y, xt, yt, classifier="linear-cv").test_accuracy
+    plain_acc = probe_split(x, y, xt, yt, classifier="linear").test_accuracy
+    assert cv_acc > plain_acc

@@ -84,7 +84,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="F",
         help="share fitted on by the fraction protocol [default: 0.1]",
     )
-    pro.add_argument("--classifier", default="linear", help="linear | mlp [default: linear]")
+    pro.add_argument(
+        "--classifier",
+        default="linear",
+        help="linear | linear-cv (C by 5-fold CV on the training rows) | mlp [default: linear]",
+    )
     pro.add_argument(
         "--max-frames",
         type=int,

@@ -59,10 +59,11 @@ def _probe_row(
     train_y: np.ndarray,
     test_x: np.ndarray,
     test_y: np.ndarray,
+    classifier: str = "linear",
 ) -> dict[str, Any]:
     from cpckit.evaluation.probe import probe_split
 
-    res = probe_split(train_x, train_y, test_x, test_y)
+    res = probe_split(train_x, train_y, test_x, test_y, classifier=classifier)
     return {
         "name": name,
         "features": features,
@@ -100,7 +101,8 @@ def _evaluate_modality(
     bs = max(8, cfg.train.batch_size)
     train_ds = limit(bundle.probe_train, ev.max_examples, cfg.train.seed)
     test_ds = limit(bundle.probe_test, ev.max_examples, cfg.train.seed + 1)
-    with _Stage(f"{modality} features of {len(train_ds)} + {len(test_ds)} examples"):
+    sizes = f"{len(train_ds)} + {len(test_ds)}"  # type: ignore[arg-type]
+    with _Stage(f"{modality} features of {sizes} examples"):
         tr: Features = extract_features(model, modality, train_ds, batch_size=bs, pool=ev.pool)
         te: Features = extract_features(model, modality, test_ds, batch_size=bs, pool=ev.pool)
     out: dict[str, Any] = {}
@@ -109,14 +111,14 @@ def _evaluate_modality(
     if ev.probe and labelled:
         from cpckit.evaluation.probe import probe_split
 
-        p = probe_split(tr.context, tr.labels, te.context, te.labels)
+        p = probe_split(tr.context, tr.labels, te.context, te.labels, classifier=ev.classifier)
         out["probe"] = {
             "train_accuracy": float(p.train_accuracy),
             "test_accuracy": float(p.test_accuracy),
             "n_train": len(tr.labels),
             "n_test": len(te.labels),
         }
-        q = probe_split(tr.latent, tr.labels, te.latent, te.labels)
+        q = probe_split(tr.latent, tr.labels, te.latent, te.labels, classifier=ev.classifier)
         out["latent_probe"] = {
             "train_accuracy": float(q.train_accuracy),
             "test_accuracy": float(q.test_accuracy),
@@ -154,13 +156,16 @@ def _evaluate_modality(
                         rtr.labels,
                         rte.context,
                         rte.labels,
+                        ev.classifier,
                     )
                 )
             with _Stage(f"{modality} input-level baseline features"):
                 btr = input_baseline_features(modality, train_ds, cfg.data.sample_rate)
                 bte = input_baseline_features(modality, test_ds, cfg.data.sample_rate)
             if btr is not None and bte is not None:
-                baselines.append(_probe_row(btr[0], "input", btr[1], tr.labels, bte[1], te.labels))
+                baselines.append(
+                    _probe_row(btr[0], "input", btr[1], tr.labels, bte[1], te.labels, ev.classifier)
+                )
         out["baselines"] = baselines
     if ev.geometry:
         out["alignment"] = float(alignment(te.view_a, te.view_b))
