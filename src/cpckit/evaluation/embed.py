@@ -551,6 +551,40 @@ def open_folder(
     return _open_images(base, parsed, image_size=image_size, progress=progress)
 
 
+def open_model_folders(
+    pre: Any,
+    modality: str,
+    root: str | os.PathLike[str],
+    test_root: str | os.PathLike[str] | None,
+    *,
+    label_regex: str | None,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[FolderData]:
+    """``root`` and, when given, the held-out ``test_root``, opened with a model's data settings.
+
+    ``pre`` is a loaded model (:func:`cpckit.load`): its config gives the
+    sample rate, normalisation and image size, and its audio encoder decides
+    which clips are too short.
+    """
+    cfg = pre.config
+    return [
+        open_folder(
+            where,
+            modality,
+            sample_rate=int(cfg.data.sample_rate),
+            normalize=bool(cfg.data.normalize),
+            image_size=int(cfg.data.image_size),
+            encoder=pre.model.encoders[modality] if modality == "audio" else None,
+            label_regex=label_regex,
+            seed=seed,
+            cache=True,
+            progress=progress,
+        )
+        for where in [root] + ([test_root] if test_root is not None else [])
+    ]
+
+
 def _keep(parsed: FileLabels, keep: list[int]) -> tuple[list[str], dict[str, list[str]]]:
     paths = [parsed.paths[i] for i in keep]
     labels = {k: [v[i] for i in keep] for k, v in parsed.values.items()}

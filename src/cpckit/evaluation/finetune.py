@@ -347,7 +347,7 @@ def finetune_checkpoint(
     from cpckit.api import load
     from cpckit.build import build_model
     from cpckit.data.labels import encode_labels
-    from cpckit.evaluation.embed import open_folder
+    from cpckit.evaluation.embed import open_model_folders
     from cpckit.evaluation.protocols import _Rows, protocol_splits
     from cpckit.training.run_folder import atomic_write_text
 
@@ -361,21 +361,9 @@ def finetune_checkpoint(
     if modality not in pre.modalities:
         raise CpckitError(f"the checkpoint has no {modality} encoder; it has {pre.modalities}")
     cfg = pre.config
-    folders = []
-    for where in [root] + ([test_root] if test_root is not None else []):
-        folders.append(
-            open_folder(
-                where,
-                modality,
-                sample_rate=int(cfg.data.sample_rate),
-                normalize=bool(cfg.data.normalize),
-                image_size=int(cfg.data.image_size),
-                encoder=pre.model.encoders[modality] if modality == "audio" else None,
-                label_regex=label_regex,
-                cache=True,
-                progress=progress,
-            )
-        )
+    folders = open_model_folders(
+        pre, modality, root, test_root, label_regex=label_regex, progress=progress
+    )
     for f in folders:
         if label_key not in f.labels:
             have = ", ".join(sorted(f.labels)) or "none"

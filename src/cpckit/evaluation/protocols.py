@@ -390,25 +390,13 @@ def _folder_data(
     opts: EvaluateOptions,
     keys: Sequence[tuple[str, str | None]],
 ) -> _Data:
-    from cpckit.evaluation.embed import open_folder
+    from cpckit.evaluation.embed import open_model_folders
 
     cfg = pre.config
-    folders = []
-    for where in [root] + ([test_root] if test_root is not None else []):
-        folders.append(
-            open_folder(
-                where,
-                modality,
-                sample_rate=int(cfg.data.sample_rate),
-                normalize=bool(cfg.data.normalize),
-                image_size=int(cfg.data.image_size),
-                encoder=pre.model.encoders[modality] if modality == "audio" else None,
-                label_regex=opts.label_regex,
-                seed=opts.seed,
-                cache=True,
-                progress=opts.progress,
-            )
-        )
+    folders = open_model_folders(
+        pre, modality, root, test_root, label_regex=opts.label_regex, seed=opts.seed,
+        progress=opts.progress,
+    )  # fmt: skip
     common = set(folders[0].labels)
     for f in folders[1:]:
         common &= set(f.labels)
