@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CPCModel", "CPCOutput", "pool_time"]
+__all__ = ["CPCModel", "CPCOutput", "encode_latents", "pool_time"]
 
 
 @dataclass
@@ -50,6 +50,21 @@ def pool_time(x: Tensor, valid: Tensor | None = None, how: str = "mean") -> Tens
         last = (valid.long().cumsum(1).argmax(1)).clamp_min(0)
         return x[torch.arange(x.shape[0], device=x.device), last]
     raise ValueError(f"pool = {how!r} is not valid: expected 'mean', 'max' or 'last'")
+
+
+def encode_latents(
+    encoder: nn.Module, x: Tensor, lengths: Tensor | None = None
+) -> tuple[Tensor, Tensor | None]:
+    """``encoder(x)``: latents ``(B, L, D)`` and their validity ``(B, L)`` (None when all valid).
+
+    The validity comes from the encoder's ``valid_mask(lengths, L)`` when it
+    has one and ``lengths`` is given.
+    """
+    z = encoder(x)
+    mask_fn = getattr(encoder, "valid_mask", None)
+    if lengths is None or mask_fn is None:
+        return z, None
+    return z, mask_fn(lengths, z.shape[1])
 
 
 class CPCModel(nn.Module):
@@ -93,13 +108,7 @@ class CPCModel(nn.Module):
         self, modality: str, x: Tensor, lengths: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
         """Latents ``(B, L, D)`` and their validity ``(B, L)`` (None when all valid)."""
-        encoder = self.encoders[modality]
-        z = encoder(x)
-        valid = None
-        mask_fn = getattr(encoder, "valid_mask", None)
-        if lengths is not None and mask_fn is not None:
-            valid = mask_fn(lengths, z.shape[1])
-        return z, valid
+        return encode_latents(self.encoders[modality], x, lengths)
 
     def forward_modality(
         self, modality: str, x: Tensor, lengths: Tensor | None = None

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "checkpoint_path", "cmd_embed", "one_root", "plain_warnings"]
+from cpckit.commands._common import (
+    add_checkpoint,
+    add_no_progress,
+    checkpoint_path,
+    one_root,
+    plain_warnings,
+)
+
+__all__ = ["add_parser", "cmd_embed"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -34,9 +38,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--windows-per-file 4 --window-seconds 1.0",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--checkpoint", metavar="PATH", help="cpc_model.pth, or the run folder holding it"
-    )
+    add_checkpoint(p)
     p.add_argument(
         "--audio-root", metavar="DIR", help="folder of audio files (searched recursively)"
     )
@@ -74,57 +76,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--batch-size", type=int, default=32, metavar="N", help="files per batch [default: 32]"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the window positions [default: 0]")
-    p.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress output [default: a bar on a terminal, plain lines otherwise]",
-    )
+    add_no_progress(p, "no progress output [default: a bar on a terminal, plain lines otherwise]")
     p.set_defaults(func=cmd_embed)
     return p
-
-
-def one_root(args: argparse.Namespace, *, embeddings: bool = False) -> tuple[str, str]:
-    """``(flag, value)`` of the one data source given; a one-line error otherwise."""
-    from cpckit.errors import CpckitError
-
-    flags = ["--audio-root", "--image-root"] + (["--embeddings"] if embeddings else [])
-    given = [(f, getattr(args, f[2:].replace("-", "_"))) for f in flags]
-    given = [(f, v) for f, v in given if v is not None]
-    choices = ", ".join(flags[:-1]) + " or " + flags[-1]
-    if not given:
-        raise CpckitError(f"give the data: one of {choices}")
-    if len(given) > 1:
-        raise CpckitError(f"give one of {choices}, not {' and '.join(f for f, _ in given)}")
-    return given[0]
-
-
-def checkpoint_path(args: argparse.Namespace) -> str:
-    """``--checkpoint``, checked to exist (one-line error otherwise)."""
-    from cpckit.errors import CpckitError
-
-    if args.checkpoint is None:
-        raise CpckitError("give --checkpoint PATH: a run folder or its cpc_model.pth")
-    p = Path(args.checkpoint)
-    if not p.exists() or (p.is_dir() and not (p / "cpc_model.pth").is_file()):
-        raise CpckitError(
-            f"--checkpoint {args.checkpoint}: no saved model there (expected a run folder "
-            "holding cpc_model.pth, or the file itself)"
-        )
-    return str(p)
-
-
-@contextlib.contextmanager
-def plain_warnings() -> Iterator[None]:
-    """Show warnings as one ``warning: ...`` line on stderr (no source line)."""
-
-    def show(
-        message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None
-    ) -> None:
-        print(f"warning: {message}", file=sys.stderr, flush=True)
-
-    with warnings.catch_warnings():
-        warnings.showwarning = show
-        yield
 
 
 def cmd_embed(args: argparse.Namespace) -> int:

@@ -5,6 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cpckit.commands._common import (
+    add_checkpoint,
+    add_label_regex,
+    add_no_progress,
+    add_pool,
+    checkpoint_path,
+    one_root,
+    plain_warnings,
+)
+
 __all__ = ["add_parser", "cmd_evaluate"]
 
 
@@ -30,9 +40,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--frame-labels alignments.txt",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--checkpoint", metavar="PATH", help="cpc_model.pth, or the run folder holding it"
-    )
+    add_checkpoint(p)
     src = p.add_argument_group("data (exactly one)")
     src.add_argument("--audio-root", metavar="DIR", help="folder of audio files (recursive)")
     src.add_argument("--image-root", metavar="DIR", help="folder of images (class subfolders)")
@@ -42,9 +50,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="a `cpckit embed` table (baselines re-read the folder it records)",
     )
     lab = p.add_argument_group("labels")
-    lab.add_argument(
-        "--label-regex", metavar="RE", help="regex with named groups matched against file names"
-    )
+    add_label_regex(lab)
     lab.add_argument(
         "--label-key",
         metavar="K",
@@ -126,7 +132,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="audio: train the end-to-end baselines on random windows of S seconds [default: whole clips]",
     )
     out = p.add_argument_group("output")
-    out.add_argument("--pool", default="mean", help="mean | max | last over time [default: mean]")
+    add_pool(out)
     out.add_argument(
         "--batch-size",
         type=int,
@@ -141,20 +147,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="where evaluation.json/.md and tsne_eval_*.png go [default: the checkpoint's run folder]",
     )
-    out.add_argument("--no-progress", action="store_true", help="no progress output")
+    add_no_progress(out)
     p.set_defaults(func=cmd_evaluate)
     return p
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from cpckit.commands.embed import plain_warnings
-
     with plain_warnings():
         return _evaluate(args)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from cpckit.commands.embed import checkpoint_path, one_root
     from cpckit.evaluation.protocols import EvaluateOptions, evaluate_checkpoint, markdown_tables
 
     ckpt = checkpoint_path(args)

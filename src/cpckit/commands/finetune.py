@@ -5,6 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cpckit.commands._common import (
+    add_checkpoint,
+    add_label_regex,
+    add_no_progress,
+    add_pool,
+    checkpoint_path,
+    one_root,
+    plain_warnings,
+)
+
 __all__ = ["add_parser", "cmd_finetune"]
 
 
@@ -24,14 +34,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "  cpckit finetune ... --from-scratch     # the supervised baseline",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--checkpoint", metavar="PATH", help="cpc_model.pth, or the run folder holding it"
-    )
+    add_checkpoint(p)
     p.add_argument("--audio-root", metavar="DIR", help="folder of labelled audio files")
     p.add_argument("--image-root", metavar="DIR", help="folder of images (class subfolders)")
-    p.add_argument(
-        "--label-regex", metavar="RE", help="regex with named groups matched against file names"
-    )
+    add_label_regex(p)
     p.add_argument(
         "--label-key",
         metavar="K",
@@ -68,7 +74,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="S",
         help="audio: train on random windows of S seconds [default: whole clips]",
     )
-    p.add_argument("--pool", default="mean", help="mean | max | last over time [default: mean]")
+    add_pool(p)
     p.add_argument(
         "--from-scratch",
         action="store_true",
@@ -82,20 +88,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="where to write [default: RUN/finetune, or RUN/supervised with --from-scratch]",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress output")
+    add_no_progress(p)
     p.set_defaults(func=cmd_finetune)
     return p
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from cpckit.commands.embed import plain_warnings
-
     with plain_warnings():
         return _finetune(args)
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from cpckit.commands.embed import checkpoint_path, one_root
     from cpckit.errors import CpckitError
     from cpckit.evaluation.finetune import finetune_checkpoint
 

@@ -303,9 +303,9 @@ def real_audio_bundle(cfg: Config, *, progress: bool | None = None) -> DataBundl
             "eval.tsne=false"
         )
 
-    train = base.subset(split.train).with_window(window, d.short_clips)
-    val = base.subset(split.val).with_window(window, d.short_clips) if len(split.val) else None
     probe_train = base.subset(split.train)
+    train = probe_train.with_window(window, d.short_clips)
+    val = base.subset(split.val).with_window(window, d.short_clips) if len(split.val) else None
     probe_test = base.subset(split.test)
 
     seconds = base.durations
@@ -339,7 +339,7 @@ def real_audio_bundle(cfg: Config, *, progress: bool | None = None) -> DataBundl
     )
     if d.split == "group":
         held_out = sorted({base.group_names[g] for g in base.groups[split.test]})
-        info["split"] += f"; probe-test {_group_key(base, cfg)}: {_names(held_out)}"
+        info["split"] += f"; probe-test {group_key}: {_names(held_out)}"
     info["window"] = (
         f"{d.full_duration:g} s = {window} samples -> {audio_latent_length(cfg, window)} latent "
         f"steps, K = {cfg.model.prediction_steps}"

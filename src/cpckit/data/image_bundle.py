@@ -20,8 +20,10 @@ of ``data.full_duration`` and the probe sets whole clips.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cpckit.config import Config
 from cpckit.data.datamodule import DataBundle
@@ -110,18 +112,30 @@ def find_split_folders(root: str | Path) -> tuple[Path, Path] | None:
     return None
 
 
-def _synthetic_images(cfg: Config, augment: ImageAugment | None) -> DataBundle:
+_T = TypeVar("_T", SyntheticImageDataset, PairedSyntheticDataset)
+
+
+def _synthetic_sets(
+    make: Callable[..., _T], cfg: Config, augment: ImageAugment | None, what: str
+) -> tuple[_T, _T, _T]:
+    """``(train, probe_train, probe_test)`` of a synthetic dataset; ``train`` is augmented."""
     d = cfg.data
     seed = cfg.train.seed
-    common: dict[str, Any] = {"image_size": d.image_size, "n_classes": d.n_classes}
     try:
-        probe_train = SyntheticImageDataset(d.n_train, seed=seed, **common)
-        test = SyntheticImageDataset(d.n_test, seed=seed + _TEST_SEED_OFFSET, **common)
+        probe_train = make(d.n_train, seed=seed)
+        test = make(d.n_test, seed=seed + _TEST_SEED_OFFSET)
     except ValueError as exc:
-        raise ConfigError(f"synthetic images (data.n_classes, data.image_size): {exc}") from None
-    train = probe_train
-    if augment is not None:
-        train = SyntheticImageDataset(d.n_train, seed=seed, augment=augment, **common)
+        raise ConfigError(f"{what}: {exc}") from None
+    train = probe_train if augment is None else make(d.n_train, seed=seed, augment=augment)
+    return train, probe_train, test
+
+
+def _synthetic_images(cfg: Config, augment: ImageAugment | None) -> DataBundle:
+    d = cfg.data
+    make = partial(SyntheticImageDataset, image_size=d.image_size, n_classes=d.n_classes)
+    train, probe_train, test = _synthetic_sets(
+        make, cfg, augment, "synthetic images (data.n_classes, data.image_size)"
+    )
     return DataBundle(
         train=train,
         probe_train=probe_train,
@@ -209,21 +223,28 @@ def _folder_images(cfg: Config, augment: ImageAugment | None) -> DataBundle:
     )
 
 
+def _bundle(
+    cfg: Config,
+    synthetic: Callable[[Config, ImageAugment | None], DataBundle],
+    real: Callable[[Config, ImageAugment | None], DataBundle],
+) -> DataBundle:
+    """The synthetic or real datasets of an image-bearing run, with the patch and augment notes."""
+    grid = check_image_grid(cfg)
+    augment = make_augment(cfg)
+    make = synthetic if cfg.data.use_mock_data else real
+    bundle = make(cfg, augment)
+    bundle.info["patches"] = _grid_note(cfg, grid)
+    bundle.info["augmentation"] = _augment_note(augment)
+    return bundle
+
+
 def image_bundle(cfg: Config) -> DataBundle:
     """The datasets of an image run (see the module notes).
 
     Raises:
         ConfigError / DataError: one line naming the key or path at fault.
     """
-    grid = check_image_grid(cfg)
-    augment = make_augment(cfg)
-    if cfg.data.use_mock_data:
-        bundle = _synthetic_images(cfg, augment)
-    else:
-        bundle = _folder_images(cfg, augment)
-    bundle.info["patches"] = _grid_note(cfg, grid)
-    bundle.info["augmentation"] = _augment_note(augment)
-    return bundle
+    return _bundle(cfg, _synthetic_images, _folder_images)
 
 
 # ----------------------------------------------------------------------------- pairs
@@ -231,24 +252,17 @@ def image_bundle(cfg: Config) -> DataBundle:
 
 def _synthetic_pairs(cfg: Config, augment: ImageAugment | None) -> DataBundle:
     d = cfg.data
-    seed = cfg.train.seed
-    common: dict[str, Any] = {
-        "n_classes": d.n_classes,
-        "sample_rate": d.sample_rate,
-        "duration": d.full_duration,
-        "noise_std": d.noise_std,
-        "freq_min": d.freq_min,
-        "freq_max": d.freq_max,
-        "image_size": d.image_size,
-    }
-    try:
-        probe_train = PairedSyntheticDataset(d.n_train, seed=seed, **common)
-        test = PairedSyntheticDataset(d.n_test, seed=seed + _TEST_SEED_OFFSET, **common)
-    except ValueError as exc:
-        raise ConfigError(f"synthetic pairs (data section): {exc}") from None
-    train = probe_train
-    if augment is not None:
-        train = PairedSyntheticDataset(d.n_train, seed=seed, augment=augment, **common)
+    make = partial(
+        PairedSyntheticDataset,
+        n_classes=d.n_classes,
+        sample_rate=d.sample_rate,
+        duration=d.full_duration,
+        noise_std=d.noise_std,
+        freq_min=d.freq_min,
+        freq_max=d.freq_max,
+        image_size=d.image_size,
+    )
+    train, probe_train, test = _synthetic_sets(make, cfg, augment, "synthetic pairs (data section)")
     return DataBundle(
         train=train,
         probe_train=probe_train,
@@ -309,7 +323,8 @@ def _csv_pairs(cfg: Config, augment: ImageAugment | None) -> DataBundle:
             "the end-of-train evaluation needs held-out pairs, but the probe-test split is "
             "empty: set data.test_fraction > 0"
         )
-    train = base.subset(split.train).with_window(window)
+    probe_train = base.subset(split.train)
+    train = probe_train.with_window(window)
     if augment is not None:
         train = train.with_augment(augment)
     val = base.subset(split.val).with_window(window) if len(split.val) else None
@@ -324,7 +339,7 @@ def _csv_pairs(cfg: Config, augment: ImageAugment | None) -> DataBundle:
     }
     return DataBundle(
         train=train,
-        probe_train=base.subset(split.train),
+        probe_train=probe_train,
         probe_test=base.subset(split.test),
         val=val,
         label_names=list(base.label_names),
@@ -338,12 +353,4 @@ def multimodal_bundle(cfg: Config) -> DataBundle:
     Raises:
         ConfigError / DataError: one line naming the key or path at fault.
     """
-    grid = check_image_grid(cfg)
-    augment = make_augment(cfg)
-    if cfg.data.use_mock_data:
-        bundle = _synthetic_pairs(cfg, augment)
-    else:
-        bundle = _csv_pairs(cfg, augment)
-    bundle.info["patches"] = _grid_note(cfg, grid)
-    bundle.info["augmentation"] = _augment_note(augment)
-    return bundle
+    return _bundle(cfg, _synthetic_pairs, _csv_pairs)

@@ -29,9 +29,14 @@ from torch import Tensor
 from torch.utils.data import Dataset, get_worker_info
 
 from cpckit.data.audio import read_audio
-from cpckit.data.image import ImageAugment, normalization_stats, read_image
-from cpckit.data.synthetic import sine_tone
-from cpckit.data.synthetic_image import PATTERN_NAMES, make_pattern_image
+from cpckit.data.image import ImageAugment, read_image
+from cpckit.data.synthetic import check_below_nyquist, sine_tone
+from cpckit.data.synthetic_image import (
+    PATTERN_NAMES,
+    check_pattern_counts,
+    make_pattern_image,
+    normalization_tensors,
+)
 from cpckit.errors import DataError
 
 __all__ = ["PAIR_COLUMNS", "PairedCSVDataset", "PairedSyntheticDataset", "tone_bands"]
@@ -59,15 +64,6 @@ def tone_bands(n_classes: int, freq_min: float, freq_max: float) -> np.ndarray:
     edges = np.linspace(freq_min, freq_max, n_classes + 1)
     width = edges[1] - edges[0]
     return np.stack([edges[:-1] + _BAND_MARGIN * width, edges[1:] - _BAND_MARGIN * width], axis=1)
-
-
-def _normalize_tensors(
-    normalize: str | tuple[Sequence[float], Sequence[float]],
-) -> tuple[tuple[float, ...], tuple[float, ...], Tensor, Tensor]:
-    mean, std = normalization_stats(normalize)
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
-    return mean, std, mean_t, std_t
 
 
 class PairedSyntheticDataset(Dataset[dict[str, Tensor]]):
@@ -119,17 +115,8 @@ class PairedSyntheticDataset(Dataset[dict[str, Tensor]]):
         normalize: str | tuple[Sequence[float], Sequence[float]] = "cifar10",
         seed: int = 0,
     ) -> None:
-        if n < 1:
-            raise ValueError(f"n = {n} must be >= 1")
-        if not 2 <= n_classes <= len(PATTERN_NAMES):
-            raise ValueError(
-                f"n_classes = {n_classes} is not valid: expected 2 to {len(PATTERN_NAMES)} "
-                f"(one image pattern per class: {', '.join(PATTERN_NAMES)})"
-            )
-        if freq_max >= sample_rate / 2:
-            raise ValueError(
-                f"freq_max = {freq_max} Hz must be below the Nyquist frequency {sample_rate / 2} Hz"
-            )
+        check_pattern_counts(n, n_classes, classes_note="one image pattern per class: ")
+        check_below_nyquist(freq_max, sample_rate)
         if duration <= 0:
             raise ValueError(f"duration = {duration} must be > 0 seconds")
         if noise_std < 0 or image_noise_std < 0:
@@ -156,7 +143,7 @@ class PairedSyntheticDataset(Dataset[dict[str, Tensor]]):
         self.label_names = [
             f"{PATTERN_NAMES[k]} + {lo:.0f}-{hi:.0f} Hz" for k, (lo, hi) in enumerate(self.bands)
         ]
-        self.mean, self.std, self._mean_t, self._std_t = _normalize_tensors(normalize)
+        self.mean, self.std, self._mean_t, self._std_t = normalization_tensors(normalize)
 
     def __len__(self) -> int:
         return self.n
@@ -335,7 +322,7 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
         if cache:
             self._audio = [self._decode_audio(i) for i in range(len(rows))]
             self._images = np.stack([self._decode_image(i) for i in range(len(rows))])
-        self.mean, self.std, self._mean_t, self._std_t = _normalize_tensors(normalize)
+        self.mean, self.std, self._mean_t, self._std_t = normalization_tensors(normalize)
         self._rng: np.random.Generator | None = None
         self._rng_owner: tuple[int, int | None] | None = None
 

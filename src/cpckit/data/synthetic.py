@@ -9,6 +9,14 @@ from torch.utils.data import Dataset
 __all__ = ["SyntheticAudioDataset", "sine_tone"]
 
 
+def check_below_nyquist(freq_max: float, sample_rate: int) -> None:
+    """Raise ValueError unless ``freq_max`` is below the Nyquist frequency of ``sample_rate``."""
+    if freq_max >= sample_rate / 2:
+        raise ValueError(
+            f"freq_max = {freq_max} Hz must be below the Nyquist frequency {sample_rate / 2} Hz"
+        )
+
+
 def sine_tone(
     freq: float, n_samples: int, sample_rate: int, noise_std: float, rng: np.random.Generator
 ) -> np.ndarray:
@@ -50,10 +58,7 @@ class SyntheticAudioDataset(Dataset[dict[str, torch.Tensor]]):
             raise ValueError(f"n = {n} must be >= 1")
         if not 0 < freq_min < freq_max:
             raise ValueError(f"need 0 < freq_min < freq_max, got {freq_min} and {freq_max}")
-        if freq_max >= sample_rate / 2:
-            raise ValueError(
-                f"freq_max = {freq_max} Hz must be below the Nyquist frequency {sample_rate / 2} Hz"
-            )
+        check_below_nyquist(freq_max, sample_rate)
         self.n = n
         self.sample_rate = sample_rate
         self.n_samples = int(round(duration * sample_rate))

@@ -33,6 +33,30 @@ PATTERN_NAMES: tuple[str, ...] = (
 """Class ``k`` draws pattern ``PATTERN_NAMES[k]``."""
 
 
+def check_pattern_counts(n: int, n_classes: int, *, classes_note: str = "") -> None:
+    """Raise ValueError unless ``n >= 1`` and ``2 <= n_classes <= len(PATTERN_NAMES)``.
+
+    ``classes_note`` is put before the list of pattern names in the message.
+    """
+    if n < 1:
+        raise ValueError(f"n = {n} must be >= 1")
+    if not 2 <= n_classes <= len(PATTERN_NAMES):
+        raise ValueError(
+            f"n_classes = {n_classes} is not valid: expected 2 to {len(PATTERN_NAMES)} "
+            f"({classes_note}{', '.join(PATTERN_NAMES)})"
+        )
+
+
+def normalization_tensors(
+    normalize: str | tuple[Sequence[float], Sequence[float]],
+) -> tuple[tuple[float, ...], tuple[float, ...], Tensor, Tensor]:
+    """``(mean, std)`` of :func:`~cpckit.data.image.normalization_stats` and both as ``(3, 1, 1)``."""
+    mean, std = normalization_stats(normalize)
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+    return mean, std, mean_t, std_t
+
+
 def _wave(class_id: int, rng: np.random.Generator, size: int) -> np.ndarray:
     """Pattern of one class in ``[-1, 1]``, ``(size, size)`` float64."""
     scale = size / 32
@@ -135,13 +159,7 @@ class SyntheticImageDataset(Dataset[dict[str, Tensor]]):
         normalize: str | tuple[Sequence[float], Sequence[float]] = "cifar10",
         seed: int = 0,
     ) -> None:
-        if n < 1:
-            raise ValueError(f"n = {n} must be >= 1")
-        if not 2 <= n_classes <= len(PATTERN_NAMES):
-            raise ValueError(
-                f"n_classes = {n_classes} is not valid: expected 2 to {len(PATTERN_NAMES)} "
-                f"({', '.join(PATTERN_NAMES)})"
-            )
+        check_pattern_counts(n, n_classes)
         if image_size < 4:
             raise ValueError(f"image_size = {image_size} must be >= 4")
         if noise_std < 0:
@@ -155,9 +173,7 @@ class SyntheticImageDataset(Dataset[dict[str, Tensor]]):
         self.labels = np.arange(n, dtype=np.int64) % n_classes
         self.groups = np.full(n, -1, dtype=np.int64)
         self.label_names = list(PATTERN_NAMES[:n_classes])
-        self.mean, self.std = normalization_stats(normalize)
-        self._mean_t = torch.tensor(self.mean, dtype=torch.float32).view(3, 1, 1)
-        self._std_t = torch.tensor(self.std, dtype=torch.float32).view(3, 1, 1)
+        self.mean, self.std, self._mean_t, self._std_t = normalization_tensors(normalize)
 
     def __len__(self) -> int:
         return self.n

@@ -16,6 +16,7 @@ tensor. Tests score it by hand and compare; training never calls it.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "NegativeScores",
     "exclude_positive",
     "flat_bank",
+    "gather_shared",
     "positive_index",
     "positive_windows",
     "score_all",
@@ -153,6 +155,13 @@ def flat_bank(query: NegativeQuery) -> tuple[Tensor, Tensor | None]:
     return query.keys.reshape(b * length, d), valid
 
 
+def gather_shared(query: NegativeQuery, bank: Tensor, idx: Tensor) -> Tensor:
+    """Reference: materialise ``(B, T, K, n, D)`` candidates shared by the K steps."""
+    k = query.q.shape[2]
+    neg = bank[idx]  # (B, T, n, D)
+    return neg.unsqueeze(2).expand(-1, -1, k, -1, -1).contiguous()
+
+
 def exclude_positive(idx: Tensor, pos: Tensor) -> Tensor:
     """Mask that removes each step's positive from an index set with one spare entry.
 
@@ -190,26 +199,27 @@ def score_candidates(q: Tensor, bank: Tensor, idx: Tensor) -> Tensor:
     n = idx.shape[-1]
     if use_fast_path(q) and q.dtype == bank.dtype:
         rows = max(1, SHARED_CHUNK_ELEMENTS // max(1, n * d))
-        out = _ScoreShared.apply(q.reshape(b * t, k, d), bank, idx.reshape(b * t, n), rows)
+        out = _ScoreGathered.apply(q.reshape(b * t, k, d), bank, idx.reshape(b * t, n), rows, True)
         return out.view(b, t, k, n)
     cand = bank.index_select(0, idx.reshape(-1)).view(b * t, n, d)
     return torch.bmm(q.reshape(b * t, k, d), cand.transpose(1, 2)).view(b, t, k, n)
 
 
-class _ScoreShared(torch.autograd.Function):
+class _ScoreGathered(torch.autograd.Function):
     """``out[p, k, j] = q[p, k] . bank[idx[p, j]]``, gathering ``rows`` positions at a time.
 
-    The chunks are small (cache-sized), so the loops run on one thread
-    (:func:`~cpckit.perf.fastpath.single_thread`).
+    Keeps no gathered tensor for backward (it gathers again). With
+    ``one_thread`` the forward loop runs on one thread
+    (:func:`~cpckit.perf.fastpath.single_thread`), for cache-sized chunks.
     """
 
     @staticmethod
-    def forward(q: Tensor, bank: Tensor, idx: Tensor, rows: int) -> Tensor:  # type: ignore[override]
+    def forward(q: Tensor, bank: Tensor, idx: Tensor, rows: int, one_thread: bool) -> Tensor:  # type: ignore[override]
         p, k, d = q.shape
         n = idx.shape[1]
         out = q.new_empty(p, k, n)
         buf = bank.new_empty(min(rows, p) * n, d)
-        with single_thread():
+        with single_thread() if one_thread else contextlib.nullcontext():
             for s in range(0, p, rows):
                 e = min(s + rows, p)
                 cand = torch.index_select(bank, 0, idx[s:e].reshape(-1), out=buf[: (e - s) * n])
@@ -218,13 +228,15 @@ class _ScoreShared(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        q, bank, idx, rows = inputs
+        q, bank, idx, rows, _ = inputs
         ctx.save_for_backward(q, bank, idx)
         ctx.rows = rows
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:  # type: ignore[override]
+    def backward(  # type: ignore[override]
+        ctx: Any, grad: Tensor
+    ) -> tuple[Tensor | None, Tensor | None, None, None, None]:
         q, bank, idx = ctx.saved_tensors
         rows: int = ctx.rows
         p, k, d = q.shape
@@ -245,7 +257,7 @@ class _ScoreShared(torch.autograd.Function):
                     g.transpose(1, 2), q[s:e], out=buf[: (e - s) * n].view(e - s, n, d)
                 )
                 grad_bank.index_add_(0, flat, contrib.view(-1, d))
-        return grad_q, grad_bank, None, None
+        return grad_q, grad_bank, None, None, None
 
 
 def score_all(q: Tensor, bank: Tensor) -> Tensor:
@@ -261,46 +273,6 @@ CHUNK_ELEMENTS = 1 << 22
 """Gathered elements per chunk in :func:`score_per_prediction` (16 MB in fp32)."""
 
 
-class _ScorePerPrediction(torch.autograd.Function):
-    """``out[r, j] = q[r] . bank[idx[r, j]]`` without keeping ``bank[idx]`` for backward."""
-
-    @staticmethod
-    def forward(q: Tensor, bank: Tensor, idx: Tensor, rows: int) -> Tensor:  # type: ignore[override]
-        r, n = idx.shape
-        out = q.new_empty(r, n)
-        for s in range(0, r, rows):
-            e = min(s + rows, r)
-            cand = bank.index_select(0, idx[s:e].reshape(-1)).view(e - s, n, -1)
-            out[s:e] = torch.bmm(cand, q[s:e].unsqueeze(-1)).squeeze(-1)
-        return out
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        q, bank, idx, rows = inputs
-        ctx.save_for_backward(q, bank, idx)
-        ctx.rows = rows
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:  # type: ignore[override]
-        q, bank, idx = ctx.saved_tensors
-        rows: int = ctx.rows
-        r, n = idx.shape
-        grad_q = torch.empty_like(q) if ctx.needs_input_grad[0] else None
-        grad_bank = torch.zeros_like(bank) if ctx.needs_input_grad[1] else None
-        for s in range(0, r, rows):
-            e = min(s + rows, r)
-            g = grad[s:e]
-            flat = idx[s:e].reshape(-1)
-            if grad_q is not None:
-                cand = bank.index_select(0, flat).view(e - s, n, -1)
-                grad_q[s:e] = torch.bmm(g.unsqueeze(1), cand).squeeze(1)
-            if grad_bank is not None:
-                contrib = g.unsqueeze(-1) * q[s:e].unsqueeze(1)  # (rows, n, D)
-                grad_bank.index_add_(0, flat, contrib.reshape(-1, q.shape[-1]))
-        return grad_q, grad_bank, None, None
-
-
 def score_per_prediction(q: Tensor, bank: Tensor, idx: Tensor) -> Tensor:
     """Score each prediction against its own candidates (different for every k).
 
@@ -314,5 +286,8 @@ def score_per_prediction(q: Tensor, bank: Tensor, idx: Tensor) -> Tensor:
     *lead, d = q.shape
     n = idx.shape[-1]
     rows = max(1, CHUNK_ELEMENTS // max(1, n * d))
-    out = _ScorePerPrediction.apply(q.reshape(-1, d), bank.to(q.dtype), idx.reshape(-1, n), rows)
+    # One prediction per row: the shared-candidates kernel with K = 1.
+    out = _ScoreGathered.apply(
+        q.reshape(-1, 1, d), bank.to(q.dtype), idx.reshape(-1, n), rows, False
+    )
     return out.view(*lead, n)

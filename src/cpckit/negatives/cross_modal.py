@@ -5,8 +5,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from cpckit.negatives.base import NegativeQuery, NegativeSampler, NegativeScores, score_candidates
-from cpckit.negatives.in_batch import gather_shared
+from cpckit.negatives.base import (
+    NegativeQuery,
+    NegativeSampler,
+    NegativeScores,
+    gather_shared,
+    score_candidates,
+)
 
 __all__ = ["CrossModalSampler"]
 

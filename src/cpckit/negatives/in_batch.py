@@ -11,6 +11,7 @@ from cpckit.negatives.base import (
     NegativeScores,
     exclude_positive,
     flat_bank,
+    gather_shared,
     positive_index,
     score_candidates,
 )
@@ -23,13 +24,6 @@ def _mask_padding(mask: Tensor, query: NegativeQuery, idx: Tensor) -> Tensor:
         return mask
     cand_valid = query.valid.reshape(-1)[idx]  # (B, T, n+1)
     return mask & cand_valid.unsqueeze(2)
-
-
-def gather_shared(query: NegativeQuery, bank: Tensor, idx: Tensor) -> Tensor:
-    """Reference: materialise ``(B, T, K, n, D)`` candidates shared by the K steps."""
-    k = query.q.shape[2]
-    neg = bank[idx]  # (B, T, n, D)
-    return neg.unsqueeze(2).expand(-1, -1, k, -1, -1).contiguous()
 
 
 class _BatchIndexSampler(NegativeSampler):

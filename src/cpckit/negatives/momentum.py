@@ -8,6 +8,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from cpckit.model import encode_latents
+
 __all__ = ["MomentumEncoder"]
 
 
@@ -59,13 +61,7 @@ class MomentumEncoder(nn.Module):
         self, modality: str, x: Tensor, lengths: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
         """Key latents ``(B, L, D)`` and their validity ``(B, L)`` (None when all valid)."""
-        encoder = self.encoders[modality]
-        z = encoder(x)
-        valid = None
-        mask_fn = getattr(encoder, "valid_mask", None)
-        if lengths is not None and mask_fn is not None:
-            valid = mask_fn(lengths, z.shape[1])
-        return z, valid
+        return encode_latents(self.encoders[modality], x, lengths)
 
     def extra_repr(self) -> str:
         return f"momentum={self.momentum}"

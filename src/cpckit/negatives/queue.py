@@ -19,10 +19,10 @@ from cpckit.negatives.base import (
     NegativeSampler,
     NegativeScores,
     flat_bank,
+    gather_shared,
     score_all,
     score_candidates,
 )
-from cpckit.negatives.in_batch import gather_shared
 
 __all__ = ["LatentQueue", "QueueSampler", "gather_from_processes", "queue_bank", "valid_keys"]
 

@@ -133,7 +133,7 @@ class PlainProgress(L.Callback):
         self.stream = stream  # None: sys.stdout when printing (picklable for ddp_spawn)
         self._t0 = 0.0
         self._epoch_t0 = 0.0
-        self._losses: list[float] = []
+        self._losses: list[torch.Tensor] = []  # read back (one sync) when printed
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream or sys.stdout, flush=True)
@@ -155,9 +155,9 @@ class PlainProgress(L.Callback):
     ) -> None:
         if trainer.global_rank != 0 or not isinstance(outputs, dict):
             return
-        loss = float(outputs["loss"].detach())
-        self._losses.append(loss)
+        self._losses.append(outputs["loss"].detach())
         if (batch_idx + 1) % self.every == 0:
+            loss = float(self._losses[-1])
             rate = (batch_idx + 1) / max(time.perf_counter() - self._epoch_t0, 1e-9)
             acc = float(outputs["step_accuracy"].mean())
             self._print(
@@ -169,7 +169,8 @@ class PlainProgress(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.global_rank != 0 or not self._losses:
             return
-        mean = sum(self._losses) / len(self._losses)
+        losses = torch.stack(self._losses).tolist()
+        mean = sum(losses) / len(losses)
         took = time.perf_counter() - self._epoch_t0
         self._print(
             f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} done: mean loss {mean:.4f} "

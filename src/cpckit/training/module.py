@@ -47,14 +47,15 @@ class CPCLightningModule(L.LightningModule):
         result = self.compute_loss(batch)
         check_finite_loss(result.loss, self)
         acc = result.step_accuracy
+        size, sync = _batch_size(batch), self.trainer.world_size > 1
         self.log(
             "train/loss",
             result.loss.detach(),
             prog_bar=True,
             on_step=True,
             on_epoch=True,
-            batch_size=_batch_size(batch),
-            sync_dist=self.trainer.world_size > 1,
+            batch_size=size,
+            sync_dist=sync,
         )
         self.log(
             "train/accuracy",
@@ -62,8 +63,8 @@ class CPCLightningModule(L.LightningModule):
             prog_bar=True,
             on_step=True,
             on_epoch=False,
-            batch_size=_batch_size(batch),
-            sync_dist=self.trainer.world_size > 1,
+            batch_size=size,
+            sync_dist=sync,
         )
         return {
             "loss": result.loss,
@@ -73,27 +74,20 @@ class CPCLightningModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         result = self.compute_loss(batch)
-        self.log(
-            "val/loss",
-            result.loss,
-            on_epoch=True,
-            batch_size=_batch_size(batch),
-            sync_dist=self.trainer.world_size > 1,
-        )
+        size, sync = _batch_size(batch), self.trainer.world_size > 1
+        self.log("val/loss", result.loss, on_epoch=True, batch_size=size, sync_dist=sync)
         self.log(
             "val/accuracy",
             result.step_accuracy.mean(),
             on_epoch=True,
-            batch_size=_batch_size(batch),
-            sync_dist=self.trainer.world_size > 1,
+            batch_size=size,
+            sync_dist=sync,
         )
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if isinstance(outputs, dict) and "queries" in outputs:
-            if self.objective.key_encoder is not None:
-                self.objective.update(outputs["queries"], batch, self.model)
-            else:
-                self.objective.update(outputs["queries"])
+            # batch and model are used only with a momentum key encoder.
+            self.objective.update(outputs["queries"], batch, self.model)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         params = [p for p in self.parameters() if p.requires_grad]

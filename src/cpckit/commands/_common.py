@@ -1,0 +1,94 @@
+"""Pieces shared by the commands that read a trained model (embed, evaluate, finetune).
+
+Arguments with the same flag, help and default in several commands, the
+checks of ``--checkpoint`` and of the one data source, and the one-line
+warnings these commands print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "add_checkpoint",
+    "add_label_regex",
+    "add_no_progress",
+    "add_pool",
+    "checkpoint_path",
+    "one_root",
+    "plain_warnings",
+]
+
+
+def add_checkpoint(p: Any) -> None:
+    """``--checkpoint PATH`` (checked by :func:`checkpoint_path`)."""
+    p.add_argument(
+        "--checkpoint", metavar="PATH", help="cpc_model.pth, or the run folder holding it"
+    )
+
+
+def add_label_regex(p: Any) -> None:
+    """``--label-regex RE`` as evaluate and finetune take it."""
+    p.add_argument(
+        "--label-regex", metavar="RE", help="regex with named groups matched against file names"
+    )
+
+
+def add_pool(p: Any) -> None:
+    """``--pool`` as evaluate and finetune take it."""
+    p.add_argument("--pool", default="mean", help="mean | max | last over time [default: mean]")
+
+
+def add_no_progress(p: Any, help: str = "no progress output") -> None:
+    """``--no-progress``."""
+    p.add_argument("--no-progress", action="store_true", help=help)
+
+
+def one_root(args: argparse.Namespace, *, embeddings: bool = False) -> tuple[str, str]:
+    """``(flag, value)`` of the one data source given; a one-line error otherwise."""
+    from cpckit.errors import CpckitError
+
+    flags = ["--audio-root", "--image-root"] + (["--embeddings"] if embeddings else [])
+    given = [(f, getattr(args, f[2:].replace("-", "_"))) for f in flags]
+    given = [(f, v) for f, v in given if v is not None]
+    choices = ", ".join(flags[:-1]) + " or " + flags[-1]
+    if not given:
+        raise CpckitError(f"give the data: one of {choices}")
+    if len(given) > 1:
+        raise CpckitError(f"give one of {choices}, not {' and '.join(f for f, _ in given)}")
+    return given[0]
+
+
+def checkpoint_path(args: argparse.Namespace) -> str:
+    """``--checkpoint``, checked to exist (one-line error otherwise)."""
+    from cpckit.errors import CpckitError
+
+    if args.checkpoint is None:
+        raise CpckitError("give --checkpoint PATH: a run folder or its cpc_model.pth")
+    p = Path(args.checkpoint)
+    if not p.exists() or (p.is_dir() and not (p / "cpc_model.pth").is_file()):
+        raise CpckitError(
+            f"--checkpoint {args.checkpoint}: no saved model there (expected a run folder "
+            "holding cpc_model.pth, or the file itself)"
+        )
+    return str(p)
+
+
+@contextlib.contextmanager
+def plain_warnings() -> Iterator[None]:
+    """Show warnings as one ``warning: ...`` line on stderr (no source line)."""
+
+    def show(
+        message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None
+    ) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
