@@ -203,6 +203,12 @@ class NegativesConfig:
     n_negatives: int = _f(
         128, "negatives per prediction from the batch samplers (inbatch, samesequence, samegroup)"
     )
+    share_positions: int = _f(
+        1,
+        "inbatch, samesequence: consecutive positions of a sequence that share one draw of "
+        "candidates (1 = a draw per position; larger: fewer gathers and larger matrix "
+        "products, the same number of negatives per prediction)",
+    )
     queue_size: int = _f(4096, "queue: latents kept from past batches (typically 4096 to 65536)")
     n_queue: int = _f(
         128, "queue: negatives per prediction drawn from the queue (>= queue_size: all of it)"

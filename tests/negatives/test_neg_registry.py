@@ -134,6 +134,18 @@ def test_neg_momentum_checks() -> None:
         validate_negatives(NegativesConfig(mode="queue", momentum=1.0))
 
 
+def test_neg_share_positions_reaches_the_batch_samplers() -> None:
+    cfg = NegativesConfig(mode="inbatch+samesequence+queue", share_positions=4)
+    samplers = build_samplers(cfg, dim=8)
+    shares = {s.name: getattr(s, "share", None) for s in samplers}
+    assert shares == {"inbatch": 4, "samesequence": 4, "queue": None}
+    entry = NegativesConfig(samplers=[{"name": "inbatch", "count": 3, "share": 2}])
+    assert [getattr(s, "share", None) for s in build_samplers(entry, dim=8)] == [2]
+    msg = r"negatives.share_positions = 0 is not valid: expected an integer >= 1"
+    with pytest.raises(ConfigError, match=msg):
+        validate_negatives(NegativesConfig(share_positions=0))
+
+
 def test_neg_yaml_samplers_list_loads(tmp_path: Path) -> None:
     path = tmp_path / "neg.yaml"
     path.write_text(

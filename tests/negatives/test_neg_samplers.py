@@ -38,8 +38,11 @@ def _long_sequence_synthetic() -> SyntheticSampler:
 def _samplers() -> dict[str, Callable[[], NegativeSampler]]:
     return {
         "inbatch": lambda: InBatchSampler(5),
+        "inbatch-share3": lambda: InBatchSampler(5, share=3),
         "samesequence": lambda: SameSequenceSampler(5),
+        "samesequence-share4": lambda: SameSequenceSampler(5, share=4),
         "samegroup": lambda: SameGroupSampler(5),
+        "samegroup-share2": lambda: SameGroupSampler(5, share=2),
         "queue-filling": lambda: _queue_sampler(5, size=40, fill=9),
         "queue-full": lambda: _queue_sampler(5),
         "queue-all": lambda: _queue_sampler(40, size=12, fill=7),
@@ -88,6 +91,7 @@ def test_neg_positive_is_never_a_negative(name: str) -> None:
         ("inbatch", 6, False),
         ("samesequence", 6, False),
         ("samegroup", 6, False),
+        ("inbatch-share3", 6, False),
         ("queue-full", 5, True),
         ("queue-all-full", 12, True),
         ("synthetic", 5, True),
@@ -114,6 +118,27 @@ def test_neg_shapes_and_counts(name: str, width: int, exact: bool) -> None:
         assert (counts == count).float().mean() > 0.8
 
 
+@pytest.mark.parametrize("share", [2, 3, 7, 20])
+def test_neg_shared_draws_repeat_within_a_run_of_positions(share: int) -> None:
+    query = make_query(make_output(B, L, K, D, seed=4), Similarity("dot"))
+    t = L - K
+    torch.manual_seed(0)
+    drawn, idx, mask = InBatchSampler(30, share=share)._indices(query)
+    runs = -(-t // share)
+    assert drawn.shape == (B, runs, 31)
+    assert idx.shape == (B, t, 31) and mask.shape == (B, t, K, 31)
+    for pos in range(t):
+        assert torch.equal(idx[:, pos], drawn[:, pos // share])
+    if runs > 1:  # independent draws for different runs
+        assert not torch.equal(drawn[:, 0], drawn[:, 1])
+
+
+@pytest.mark.parametrize("share", [0, -1, 1.5, True])
+def test_neg_share_must_be_a_positive_integer(share: object) -> None:
+    with pytest.raises(ValueError, match="share = .* must be an integer >= 1"):
+        InBatchSampler(5, share=share)  # type: ignore[arg-type]
+
+
 def test_neg_samegroup_draws_from_group_or_own_sequence() -> None:
     b, length = 5, 12
     groups = torch.tensor([0, 1, 0, 0, -1])  # seq 1 alone, seq 4 without group
@@ -131,7 +156,7 @@ def test_neg_samegroup_draws_from_group_or_own_sequence() -> None:
     assert torch.equal(partners, expected)
     query = make_query(make_output(b, length, K, D), Similarity("dot"), groups=groups)
     torch.manual_seed(0)
-    idx = SameGroupSampler(20)._draw(query)  # (B, T, n+1)
+    idx = SameGroupSampler(20)._draw(query, query.q.shape[1])  # (B, T, n+1)
     seq = idx // length
     for bi in range(b):
         assert expected[bi, seq[bi]].all()
@@ -141,7 +166,7 @@ def test_neg_samegroup_draws_from_group_or_own_sequence() -> None:
 def test_neg_samegroup_without_groups_is_own_sequence() -> None:
     query = make_query(make_output(B, L, K, D), Similarity("dot"))
     torch.manual_seed(0)
-    idx = SameGroupSampler(9)._draw(query)
+    idx = SameGroupSampler(9)._draw(query, query.q.shape[1])
     assert torch.equal(idx // L, torch.arange(B).view(B, 1, 1).expand_as(idx))
 
 
@@ -152,7 +177,7 @@ def test_neg_samegroup_never_draws_padding() -> None:
         make_output(4, L, K, D, valid=valid), Similarity("dot"), groups=torch.tensor([3, 3, 3, 3])
     )
     torch.manual_seed(0)
-    idx = SameGroupSampler(30)._draw(query)
+    idx = SameGroupSampler(30)._draw(query, query.q.shape[1])
     assert valid.reshape(-1)[idx].all()
 
 

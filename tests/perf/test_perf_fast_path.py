@@ -146,6 +146,26 @@ def test_perf_fast_scoring_matches_materialised_candidates() -> None:
     torch.testing.assert_close(fast_bank, ref_bank)
 
 
+@pytest.mark.parametrize("block", [2, 3, 7, 10])
+def test_perf_fast_scoring_of_shared_runs_matches_materialised_candidates(block: int) -> None:
+    torch.manual_seed(1)
+    q = torch.randn(3, 7, 4, 5, dtype=torch.float64, requires_grad=True)
+    bank = torch.randn(40, 5, dtype=torch.float64, requires_grad=True)
+    runs = -(-7 // block)
+    idx = torch.randint(0, 40, (3, runs, 11))
+    grad = torch.randn(3, 7, 4, 11, dtype=torch.float64)
+
+    fast = score_candidates(q, bank, idx, block)
+    fast_q, fast_bank = torch.autograd.grad(fast, (q, bank), grad)
+    per_position = idx.repeat_interleave(block, dim=1)[:, :7]
+    ref = plain_scores(q, bank, per_position)
+    ref_q, ref_bank = torch.autograd.grad(ref, (q, bank), grad)
+
+    torch.testing.assert_close(fast, ref)
+    torch.testing.assert_close(fast_q, ref_q)
+    torch.testing.assert_close(fast_bank, ref_bank)
+
+
 def test_perf_fast_scoring_without_bank_gradient() -> None:
     q = torch.randn(2, 3, 2, 4, requires_grad=True)
     bank = torch.randn(10, 4)  # e.g. a queue: no gradient
@@ -200,6 +220,47 @@ def test_perf_channels_last_encoder_matches_conv1d(rows: list[list[int]], norm: 
     ref = plain_encoder(enc, x)
     ref_grads = torch.autograd.grad(ref, params, grad)
 
+    torch.testing.assert_close(fast, ref)
+    for a, b in zip(fast_grads, ref_grads):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [[1, 6, 10, 5, 3, 1], [6, 6, 8, 4, 2, 1]],
+        [[1, 6, 10, 5, 3, 1]],  # the last layer: no padding
+        [[1, 5, 4, 4, 0, 1], [5, 5, 2, 2, 0, 1]],  # the next conv drops a trailing step
+        [[1, 5, 3, 2, 1, 1], [5, 5, 5, 2, 2, 1]],
+    ],
+)
+def test_perf_waveform_layer_norm_from_patch_statistics(
+    rows: list[list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first layer's norm computed from the k x k patch statistics matches
+    conv1d + layer norm, with a learned scale and shift that are not 1 and 0."""
+    from cpckit.encoders import audio
+
+    calls = []
+    apply = audio._PatchNormReluPad.apply
+    monkeypatch.setattr(audio._PatchNormReluPad, "apply", lambda *a: calls.append(1) or apply(*a))
+    torch.manual_seed(4)
+    enc = ConvEncoder(rows, z_dim=7, norm="channel").double()
+    with torch.no_grad():
+        for m in enc.modules():
+            if isinstance(m, ChannelNorm):
+                m.weight.normal_()
+                m.bias.normal_()
+    x = torch.randn(3, 1, 405, dtype=torch.float64)
+    grad = torch.randn(3, enc.output_length(405), 7, dtype=torch.float64)
+    params = list(enc.parameters())
+
+    fast = enc(x)
+    fast_grads = torch.autograd.grad(fast, params, grad)
+    ref = plain_encoder(enc, x)
+    ref_grads = torch.autograd.grad(ref, params, grad)
+
+    assert calls == [1]
     torch.testing.assert_close(fast, ref)
     for a, b in zip(fast_grads, ref_grads):
         torch.testing.assert_close(a, b)

@@ -143,10 +143,31 @@ class ConvEncoder(nn.Module):
         for i, row in enumerate(self.rows):
             conv, norm = typing.cast(nn.Conv1d, modules[3 * i]), modules[3 * i + 1]
             length = conv_output_length(length, *row[2:])
-            y = _conv_padded(h, conv, row, length)
             left, right = (
                 (0, 0) if i + 1 == len(self.rows) else _conv_padding(self.rows[i + 1], length)
             )
+            if (
+                isinstance(norm, ChannelNorm)
+                and row[0] == 1
+                and row[5] == 1
+                and conv.bias is None
+                and not h.requires_grad
+            ):
+                # the waveform layer: stats from the k-sample patches, one matrix product
+                b, k, c = h.shape[0], row[2], row[1]
+                cols = h.reshape(b, -1).unfold(1, k, row[3]).reshape(b * length, k)
+                h = _PatchNormReluPad.apply(
+                    cols,
+                    conv.weight.view(c, k),
+                    norm.weight.view(c),
+                    norm.bias.view(c),
+                    norm.eps,
+                    b,
+                    left,
+                    right,
+                )
+                continue
+            y = _conv_padded(h, conv, row, length)
             if isinstance(norm, ChannelNorm):
                 c = y.shape[-1]
                 h = _NormReluPad.apply(
@@ -254,6 +275,77 @@ class _NormReluPad(torch.autograd.Function):
             [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]],
         )
         return grad_y, grad_w, grad_b, None, None, None
+
+
+class _PatchNormReluPad(torch.autograd.Function):
+    """``relu(layer_norm(cols @ W.T))`` over channels for a bias-free conv on the waveform.
+
+    Each output row is a linear map of a k-sample patch ``p`` (k = 10 in the
+    CPC encoder, against C = 256 channels), so its channel mean and variance
+    are the mean and a quadratic form of the patch: with the channel-centred
+    kernels ``Wc = W - mean_c(W)``, ``var = p' (Wc' Wc / C) p``. The
+    normalised, scaled and shifted output is then one matrix product,
+    ``relu((p * rstd) @ (gamma * Wc)' + beta)``, written straight into the
+    next conv's zero-padded input; the pre-norm activations are never formed.
+    The backward pass is two skinny matrix products over the masked output
+    gradient (``dy' q`` and ``dy (gamma * Wc)``) plus ``k x k`` algebra for
+    the gradients that flow through the mean and ``rstd``.
+
+    Shape:
+        cols: ``(B * L, k)``; weight: ``(C, k)``; gamma, beta: ``(C,)``
+        -> ``(B, left + L + right, C)`` (a negative ``right`` crops)
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        cols: Tensor,
+        weight: Tensor,
+        gamma: Tensor,
+        beta: Tensor,
+        eps: float,
+        b: int,
+        left: int,
+        right: int,
+    ) -> Tensor:
+        n, k = cols.shape
+        c = weight.shape[0]
+        length = n // b
+        kept = length + min(right, 0)
+        rows = left + kept + max(right, 0)
+        w_c = weight - weight.mean(0, keepdim=True)
+        quad = torch.mm(w_c.t(), w_c).div_(c)  # (k, k)
+        rstd = torch.mm(cols, quad).mul_(cols).sum(1).add_(eps).rsqrt_()
+        # q: the rstd-scaled patches in the padded layout, with a column of
+        # ones (zero on padding rows) that yields the beta gradient for free
+        q = cols.new_zeros(b, rows, k + 1)
+        q[:, left : left + kept, :k] = (cols * rstd.unsqueeze(1)).view(b, length, k)[:, :kept]
+        q[:, left : left + kept, k] = 1.0
+        w_eff = w_c * gamma.unsqueeze(1)
+        out = torch.addmm(beta, q.view(-1, k + 1)[:, :k], w_eff.t()).view(b, rows, c)
+        out.clamp_min_(0.0)
+        out[:, :left].zero_()
+        out[:, left + kept :].zero_()
+        ctx.save_for_backward(q, w_c, gamma, out)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        q, w_c, gamma, out = ctx.saved_tensors
+        c, k = w_c.shape
+        q1 = q.view(-1, k + 1)
+        qk = q1[:, :k]
+        dy = torch.ops.aten.threshold_backward(grad, out, 0.0).view(-1, c)
+        a1 = torch.mm(q1.t(), dy).t()  # (C, k + 1): sum_t dy_t q_t', last column sum_t dy_t
+        a, grad_beta = a1[:, :k], a1[:, k].contiguous()
+        grad_gamma = (w_c * a).sum(1)
+        # s_t = dL/dxhat_t . xhat_t, through rstd's dependence on the kernels
+        s = torch.mm(dy, w_c * gamma.unsqueeze(1)).mul_(qk).sum(1)
+        quad_s = torch.mm((qk * s.unsqueeze(1)).t(), qk)  # (k, k)
+        grad_wc = a * gamma.unsqueeze(1) - torch.mm(w_c, quad_s).div_(c)
+        grad_w = grad_wc - grad_wc.mean(0, keepdim=True)
+        return None, grad_w, grad_gamma, grad_beta, None, None, None, None
 
 
 class _PatchConv(torch.autograd.Function):

@@ -10,6 +10,7 @@ from cpckit.negatives.base import (
     NegativeSampler,
     NegativeScores,
     exclude_positive,
+    expand_blocks,
     flat_bank,
     gather_shared,
     positive_index,
@@ -27,27 +28,48 @@ def _mask_padding(mask: Tensor, query: NegativeQuery, idx: Tensor) -> Tensor:
 
 
 class _BatchIndexSampler(NegativeSampler):
-    """Draw ``count + 1`` batch indices per position; mask positives and padding."""
+    """Draw ``count + 1`` batch indices per run of positions; mask positives and padding.
 
-    def _draw(self, query: NegativeQuery) -> Tensor:  # pragma: no cover - abstract
-        """``(B, T, count + 1)`` flat indices into the batch's ``B * L`` latents."""
+    Args:
+        count: negatives per prediction.
+        share: consecutive positions of a sequence that share one draw (1:
+            every position draws its own). Each prediction still gets
+            ``count`` uniform candidates; sharing a draw makes the scoring of
+            a run one larger matrix product and gathers each candidate once
+            per run (:func:`~cpckit.negatives.base.score_candidates`).
+    """
+
+    def __init__(self, count: int, share: int = 1) -> None:
+        super().__init__(count)
+        if isinstance(share, bool) or not isinstance(share, int) or share < 1:
+            raise ValueError(f"share = {share!r} must be an integer >= 1")
+        self.share = share
+
+    def _draw(self, query: NegativeQuery, rows: int) -> Tensor:  # pragma: no cover - abstract
+        """``(B, rows, count + 1)`` flat indices into the batch's ``B * L`` latents."""
         raise NotImplementedError
 
-    def _indices(self, query: NegativeQuery) -> tuple[Tensor, Tensor]:
+    def _indices(self, query: NegativeQuery) -> tuple[Tensor, Tensor, Tensor]:
+        """Draws per run ``(B, ceil(T / share), n + 1)``, per position, and the mask."""
         b, t, k, length, _ = query.shape
-        idx = self._draw(query)
+        drawn = self._draw(query, -(-t // self.share))
+        idx = expand_blocks(drawn, self.share, t)
         pos = positive_index(b, t, k, length, idx.device)
-        return idx, _mask_padding(exclude_positive(idx, pos), query, idx)
+        return drawn, idx, _mask_padding(exclude_positive(idx, pos), query, idx)
 
     def forward(self, query: NegativeQuery) -> NegativeScores:
         bank, _ = flat_bank(query)
-        idx, mask = self._indices(query)
-        return NegativeScores(score_candidates(query.q, bank, idx) * query.scale, mask)
+        drawn, _, mask = self._indices(query)
+        scores = score_candidates(query.q, bank, drawn, self.share)
+        return NegativeScores(scores if query.scale == 1.0 else scores * query.scale, mask)
 
     def gather_negatives(self, query: NegativeQuery) -> tuple[Tensor, Tensor]:
         bank, _ = flat_bank(query)
-        idx, mask = self._indices(query)
+        _, idx, mask = self._indices(query)
         return gather_shared(query, bank, idx), mask
+
+    def extra_repr(self) -> str:
+        return f"count={self.count}, share={self.share}"
 
 
 class InBatchSampler(_BatchIndexSampler):
@@ -60,9 +82,9 @@ class InBatchSampler(_BatchIndexSampler):
 
     name = "inbatch"
 
-    def _draw(self, query: NegativeQuery) -> Tensor:
-        b, t, _, length, _ = query.shape
-        return torch.randint(0, b * length, (b, t, self.count + 1), device=query.keys.device)
+    def _draw(self, query: NegativeQuery, rows: int) -> Tensor:
+        b, _, _, length, _ = query.shape
+        return torch.randint(0, b * length, (b, rows, self.count + 1), device=query.keys.device)
 
 
 class SameSequenceSampler(_BatchIndexSampler):
@@ -70,8 +92,8 @@ class SameSequenceSampler(_BatchIndexSampler):
 
     name = "samesequence"
 
-    def _draw(self, query: NegativeQuery) -> Tensor:
-        b, t, _, length, _ = query.shape
+    def _draw(self, query: NegativeQuery, rows: int) -> Tensor:
+        b, _, _, length, _ = query.shape
         device = query.keys.device
-        offs = torch.randint(0, length, (b, t, self.count + 1), device=device)
+        offs = torch.randint(0, length, (b, rows, self.count + 1), device=device)
         return offs + torch.arange(b, device=device).view(b, 1, 1) * length

@@ -49,8 +49,8 @@ _ALIASES = {
 
 # Options each sampler takes in a ``negatives.samplers`` entry besides ``count``.
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "inbatch": (),
-    "samesequence": (),
+    "inbatch": ("share",),
+    "samesequence": ("share",),
     "samegroup": (),
     "queue": ("size",),
     "synthetic": ("sigma", "window", "noise_bank"),
@@ -127,8 +127,8 @@ def parse_mode(
 def _defaults(name: str, cfg: NegativesConfig) -> dict[str, Any]:
     """Config-level defaults of one sampler's options (a samplers entry overrides them)."""
     table: dict[str, dict[str, Any]] = {
-        "inbatch": {"count": cfg.n_negatives},
-        "samesequence": {"count": cfg.n_negatives},
+        "inbatch": {"count": cfg.n_negatives, "share": cfg.share_positions},
+        "samesequence": {"count": cfg.n_negatives, "share": cfg.share_positions},
         "samegroup": {"count": cfg.n_negatives},
         "queue": {"count": cfg.n_queue, "size": cfg.queue_size},
         "synthetic": {"count": cfg.n_synthetic, "sigma": cfg.sigma},
@@ -160,6 +160,12 @@ def build_samplers(cfg: NegativesConfig, dim: int | None = None) -> list[Negativ
         cfg: the negatives section.
         dim: latent dimension ``D`` (needed by samplers that keep a queue).
     """
+    share = cfg.share_positions
+    if isinstance(share, bool) or not isinstance(share, int) or share < 1:
+        raise ConfigError(
+            f"negatives.share_positions = {share!r} is not valid: expected an integer >= 1 "
+            "(1 = every position draws its own negatives)"
+        )
     entries = parse_mode(cfg.mode, cfg.samplers, cfg.hard_source)
     out: list[NegativeSampler] = []
     queue: LatentQueue | None = None  # one queue, shared by queue and hard(source=queue)

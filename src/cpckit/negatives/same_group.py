@@ -43,8 +43,8 @@ class SameGroupSampler(_BatchIndexSampler):
 
     name = "samegroup"
 
-    def _draw(self, query: NegativeQuery) -> Tensor:
-        b, t, _, length, _ = query.shape
+    def _draw(self, query: NegativeQuery, rows: int) -> Tensor:
+        b, _, _, length, _ = query.shape
         device = query.keys.device
         partners = group_partners(query.groups, b, device)  # (B, B)
         weights = partners.unsqueeze(-1).expand(b, b, length)
@@ -57,5 +57,5 @@ class SameGroupSampler(_BatchIndexSampler):
         if bool(empty.any()):
             own = torch.eye(b, device=device).repeat_interleave(length, dim=1)
             weights = torch.where(empty.unsqueeze(1), own, weights)
-        idx = torch.multinomial(weights, t * (self.count + 1), replacement=True)
-        return idx.view(b, t, self.count + 1)
+        idx = torch.multinomial(weights, rows * (self.count + 1), replacement=True)
+        return idx.view(b, rows, self.count + 1)
