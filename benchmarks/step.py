@@ -9,6 +9,7 @@ JSON. The "Training step" section of benchmarks/README.md records the figures.
     python benchmarks/step.py --batches 8 --profile  # plus the top operations
     python benchmarks/step.py --lightning-steps 10   # plus `cpckit train`'s path
     python benchmarks/step.py --with-plain           # plus the plain modules, same run
+    python benchmarks/step.py --share 1 8            # negatives.share_positions 1 and 8
 
 ``--with-plain`` also times each batch size with ``CPCKIT_FAST_PATH=0`` and
 ``CPCKIT_PROCESS_TUNING=0``: ``nn.Conv1d``, ``nn.GRU`` and the plain layer
@@ -33,11 +34,14 @@ CONFIG = ROOT / "configs" / "cpc_paper_audio.yaml"
 PLAIN_ENV = {"CPCKIT_FAST_PATH": "0", "CPCKIT_PROCESS_TUNING": "0"}
 
 
-def run_bench(batch: int, args: argparse.Namespace, plain: bool = False) -> dict[str, Any]:
+def run_bench(
+    batch: int, args: argparse.Namespace, plain: bool = False, share: int = 1
+) -> dict[str, Any]:
     cmd = [
         sys.executable, "-m", "cpckit.commands.bench", "--config", str(args.config),
         "--batch-size", str(batch), "--steps", str(args.steps), "--warmup", str(args.warmup),
         "--lightning-steps", str(args.lightning_steps), "--json",
+        f"negatives.share_positions={share}",
     ]  # fmt: skip
     if args.threads:
         cmd += ["--threads", str(args.threads)]
@@ -45,14 +49,15 @@ def run_bench(batch: int, args: argparse.Namespace, plain: bool = False) -> dict
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     line = next(x for x in out.splitlines() if x.startswith("{"))
     result: dict[str, Any] = json.loads(line)
-    result["path"] = "plain" if plain else "fast"
+    result["path"] = "plain" if plain else "fast" if share == 1 else f"fast, share {share}"
+    result["share_positions"] = share
     return result
 
 
-def run_profile(batch: int, args: argparse.Namespace, plain: bool = False) -> str:
+def run_profile(batch: int, args: argparse.Namespace, plain: bool = False, share: int = 1) -> str:
     cmd = [
         sys.executable, __file__, "--profile-child", "--config", str(args.config),
-        "--batches", str(batch), "--top", str(args.top),
+        "--batches", str(batch), "--top", str(args.top), "--share", str(share),
     ]  # fmt: skip
     if args.threads:
         cmd += ["--threads", str(args.threads)]
@@ -74,7 +79,8 @@ def profile_child(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     batch = args.batches[0]
-    cfg = load_config(args.config, [f"train.batch_size={batch}"])
+    overrides = [f"train.batch_size={batch}", f"negatives.share_positions={args.share[0]}"]
+    cfg = load_config(args.config, overrides)
     torch.manual_seed(0)
     step = TrainStep(cfg)
     data = synthetic_batch(cfg, batch, torch.Generator().manual_seed(0))
@@ -124,6 +130,13 @@ def main() -> None:
     p.add_argument(
         "--with-plain", action="store_true", help="also time the plain modules (the 'before')"
     )
+    p.add_argument(
+        "--share",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="negatives.share_positions values to time the fast path with [1]",
+    )
     p.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.profile_child:
@@ -131,8 +144,9 @@ def main() -> None:
         return
     results = []
     for batch in args.batches:
-        results.append(run_bench(batch, args))
-        print(json.dumps(results[-1]), flush=True)
+        for share in args.share:
+            results.append(run_bench(batch, args, share=share))
+            print(json.dumps(results[-1]), flush=True)
         if args.with_plain:
             results.append(run_bench(batch, args, plain=True))
             print(json.dumps(results[-1]), flush=True)
@@ -140,17 +154,25 @@ def main() -> None:
     print(table(results))
     if args.with_plain:
         print()
-        for fast, plain in zip(results[::2], results[1::2]):
+        plains = {r["batch"]: r for r in results if r["path"] == "plain"}
+        for fast in results:
+            plain = plains[fast["batch"]]
+            if fast is plain:
+                continue
             speedup = plain["seconds_per_step"] / fast["seconds_per_step"]
             memory = plain["peak_rss_mb"] / fast["peak_rss_mb"]
             print(
-                f"batch {fast['batch']}: fast path {speedup:.2f}x faster than the plain "
+                f"batch {fast['batch']}: {fast['path']} {speedup:.2f}x faster than the plain "
                 f"modules, {memory:.2f}x less peak memory"
             )
     if args.profile:
         for batch in args.batches:
-            print(f"\nTop operations, batch {batch} (self CPU time over 3 steps):")
-            print(run_profile(batch, args))
+            for share in args.share:
+                print(
+                    f"\nTop operations, batch {batch}, {'fast' if share == 1 else f'fast, share {share}'}"
+                    " (self CPU time over 3 steps):"
+                )
+                print(run_profile(batch, args, share=share))
             if args.with_plain:
                 print(f"\nTop operations, batch {batch}, plain modules:")
                 print(run_profile(batch, args, plain=True))

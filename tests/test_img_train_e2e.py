@@ -125,11 +125,16 @@ def test_img_e2e_image_folder(tmp_path: Path, image_folder: Path) -> None:
         "--neg-mode",
         "inbatch",
         *TINY_IMAGE,
+        "eval.pool=grid",
+        "eval.classifier=linear-cv",
     )
     _check_files(out, [*RUN_FILES, "tsne_image.png"])
     metrics = json.loads((out / "metrics.json").read_text())
     _check_section(metrics, "raw pixels")
     assert metrics["probe"]["n_train"] == 32 and metrics["probe"]["n_test"] == 16
+    # the mean of each quadrant of the 3 x 3 grid of 16-dim contexts
+    assert metrics["probe"]["n_features"] == 64
+    assert metrics["probe"]["pool"] == "grid" and metrics["probe"]["classifier"] == "linear-cv"
     assert "folders train/ and test/: 32 train, 0 validation" in printed
 
 

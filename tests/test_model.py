@@ -9,7 +9,8 @@ from cpckit.build import build_model, build_objective
 from cpckit.config import load_config
 from cpckit.context import build_context
 from cpckit.data.synthetic import SyntheticAudioDataset
-from cpckit.model import pool_time
+from cpckit.encoders.image import grid_to_sequence
+from cpckit.model import pool_grid, pool_time
 from cpckit.predictor import build_predictor
 
 TINY = [
@@ -67,6 +68,29 @@ def test_pool_time_mean_max_last_with_mask() -> None:
     assert pool_time(x, valid, "mean").item() == 2.0
     assert pool_time(x, valid, "max").item() == 3.0
     assert pool_time(x, valid, "last").item() == 3.0
+
+
+@pytest.mark.parametrize(("gh", "gw"), [(7, 7), (6, 4), (3, 5)])
+def test_pool_grid_means_each_quadrant_in_either_order(gh: int, gw: int) -> None:
+    grid = torch.randn(2, gh, gw, 3)
+    h, w = -(-gh // 2), -(-gw // 2)
+    expected = torch.cat(
+        [
+            grid[:, :h, :w].mean((1, 2)),
+            grid[:, :h, gw - w :].mean((1, 2)),
+            grid[:, gh - h :, :w].mean((1, 2)),
+            grid[:, gh - h :, gw - w :].mean((1, 2)),
+        ],
+        dim=1,
+    )
+    raster = grid_to_sequence(grid, "raster")
+    column = grid_to_sequence(grid, "column")
+    torch.testing.assert_close(pool_time(raster, None, "grid", (gh, gw, "raster")), expected)
+    torch.testing.assert_close(pool_grid(column, (gh, gw), "column"), expected)
+    with pytest.raises(ValueError, match="pool 'grid' needs an image's patch grid"):
+        pool_time(raster, None, "grid")
+    with pytest.raises(ValueError, match=f"do not form a {gh + 1}x{gw} patch grid"):
+        pool_grid(raster, (gh + 1, gw))
 
 
 def test_gradients_reach_every_parameter() -> None:

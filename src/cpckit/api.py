@@ -97,8 +97,6 @@ class PretrainedCPC:
         """
         from cpckit.evaluation.embed import encode_batch, latent_steps, min_samples
 
-        if pool not in ("mean", "max", "last"):
-            raise CpckitError(f"pool = {pool!r} is not valid: expected 'mean', 'max' or 'last'")
         if modality is None:
             modality = (
                 "audio" if sample_rate is not None or "image" not in self.modalities else "image"

@@ -301,7 +301,11 @@ class EvalConfig:
     probe: bool = _f(True, "linear probe on frozen, time-pooled context vectors")
     tsne: bool = _f(True, "t-SNE plot of the held-out context vectors")
     geometry: bool = _f(True, "alignment and uniformity of the context space")
-    pool: Literal["mean", "max", "last"] = _f("mean", "how context vectors are pooled over time")
+    pool: Literal["mean", "max", "last", "grid"] = _f(
+        "mean",
+        "how context and latent vectors are pooled over time (grid, images only: the mean of "
+        "each quadrant of the patch grid, concatenated)",
+    )
     classifier: Literal["linear", "linear-cv", "mlp"] = _f(
         "linear",
         "probe classifier for every row (CPC and baselines): linear (logistic regression, C = 1), "
@@ -570,6 +574,11 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{key} = {value} is not valid: expected an integer >= 1")
     if cfg.train.lr <= 0:
         raise ConfigError(f"train.lr = {cfg.train.lr} is not valid: expected a number > 0")
+    if cfg.eval.pool == "grid" and cfg.data.modality != "image":
+        raise ConfigError(
+            f"eval.pool = 'grid' pools an image's patch grid; data.modality = "
+            f"{cfg.data.modality!r} pools with mean, max or last"
+        )
     if cfg.data.full_duration <= 0:
         raise ConfigError(
             f"data.full_duration = {cfg.data.full_duration} is not valid: expected seconds > 0"

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CPCModel", "CPCOutput", "encode_latents", "pool_time"]
+__all__ = ["POOLS", "CPCModel", "CPCOutput", "encode_latents", "pool_grid", "pool_time"]
+
+POOLS = ("mean", "max", "last", "grid")
+"""How a sequence of vectors becomes one vector (``eval.pool``, ``--pool``)."""
 
 
 @dataclass
@@ -34,11 +37,46 @@ class CPCOutput:
     valid: Tensor | None
 
 
-def pool_time(x: Tensor, valid: Tensor | None = None, how: str = "mean") -> Tensor:
+def pool_grid(x: Tensor, grid: tuple[int, int], order: str = "raster") -> Tensor:
+    """Mean over each quadrant of an image's patch grid, concatenated: ``(B, 4F)``.
+
+    The ``gh x gw`` grid (read in ``order``, see
+    :func:`cpckit.encoders.image.grid_to_sequence`) is cut into top-left,
+    top-right, bottom-left and bottom-right blocks of ``ceil(gh / 2) x
+    ceil(gw / 2)`` cells (an odd grid shares its middle row and column), so
+    the pooled vector keeps where in the image each feature was found.
+
+    Shape:
+        x: ``(B, gh * gw, F)`` -> ``(B, 4 * F)``
+    """
+    gh, gw = grid
+    b, length, f = x.shape
+    if length != gh * gw:
+        raise ValueError(f"pool 'grid': {length} steps do not form a {gh}x{gw} patch grid")
+    g = x.view(b, gw, gh, f).transpose(1, 2) if order == "column" else x.view(b, gh, gw, f)
+    h, w = -(-gh // 2), -(-gw // 2)
+    blocks = [g[:, :h, :w], g[:, :h, gw - w :], g[:, gh - h :, :w], g[:, gh - h :, gw - w :]]
+    return torch.cat([blk.mean((1, 2)) for blk in blocks], dim=1)
+
+
+def pool_time(
+    x: Tensor,
+    valid: Tensor | None = None,
+    how: str = "mean",
+    grid: tuple[int, int, str] | None = None,
+) -> Tensor:
     """Pool ``(B, L, F)`` over time, counting only valid steps.
 
-    ``how`` is ``"mean"``, ``"max"`` or ``"last"`` (the last valid step).
+    ``how`` is ``"mean"``, ``"max"``, ``"last"`` (the last valid step) or
+    ``"grid"`` (images: :func:`pool_grid` over ``grid = (gh, gw, order)``,
+    from :meth:`CPCModel.grid_of`).
     """
+    if how == "grid":
+        if grid is None:
+            raise ValueError(
+                "pool 'grid' needs an image's patch grid; sequences pool with mean, max or last"
+            )
+        return pool_grid(x, (grid[0], grid[1]), grid[2])
     if valid is None:
         valid = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
     w = valid.unsqueeze(-1).to(x.dtype)
@@ -49,7 +87,7 @@ def pool_time(x: Tensor, valid: Tensor | None = None, how: str = "mean") -> Tens
     if how == "last":
         last = (valid.long().cumsum(1).argmax(1)).clamp_min(0)
         return x[torch.arange(x.shape[0], device=x.device), last]
-    raise ValueError(f"pool = {how!r} is not valid: expected 'mean', 'max' or 'last'")
+    raise ValueError(f"pool = {how!r} is not valid: expected one of {', '.join(POOLS)}")
 
 
 def encode_latents(
@@ -143,4 +181,14 @@ class CPCModel(nn.Module):
         """Time-pooled context ``(B, C)`` and latent ``(B, D)`` vectors."""
         z, valid = self.encode(modality, x, lengths)
         c = self.context(z)
-        return pool_time(c, valid, pool), pool_time(z, valid, pool)
+        grid = self.grid_of(modality, x) if pool == "grid" else None
+        return pool_time(c, valid, pool, grid), pool_time(z, valid, pool, grid)
+
+    def grid_of(self, modality: str, x: Tensor) -> tuple[int, int, str] | None:
+        """``(gh, gw, order)`` of the patch grid ``x`` is cut into, or None (not images)."""
+        encoder = self.encoders[modality]
+        shape_for = getattr(encoder, "grid_shape_for", None)
+        if shape_for is None:
+            return None
+        gh, gw = shape_for((int(x.shape[-2]), int(x.shape[-1])))
+        return gh, gw, str(encoder.order)

@@ -227,6 +227,49 @@ def test_embed_images_from_class_folders(data: dict[str, Path]) -> None:
         np.testing.assert_allclose(e.context, tab["context"][i], atol=2e-5, rtol=1e-4)
 
 
+def test_embed_images_with_grid_pooling(data: dict[str, Path]) -> None:
+    """--pool grid: the mean of each quadrant of the 3 x 3 grid, 4 x the width."""
+    out = data["base"] / "img_grid.npz"
+    code, _, err = run(
+        "embed",
+        "--checkpoint",
+        data["image"],
+        "--image-root",
+        data["png"],
+        "--out",
+        out,
+        "--pool",
+        "grid",
+        "--frames",
+        "--no-progress",
+    )
+    assert code == 0, err
+    tab = load_embeddings(out)
+    assert tab["context"].shape == (12, 64) and str(tab["pool"]) == "grid"
+    for i in (0, 7):
+        frames = frames_of(tab, i).reshape(3, 3, 16)  # raster order
+        quadrants = [frames[:2, :2], frames[:2, 1:], frames[1:, :2], frames[1:, 1:]]
+        expected = np.concatenate([q.mean((0, 1)) for q in quadrants])
+        np.testing.assert_allclose(tab["context"][i], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_embed_grid_pooling_of_audio_is_a_one_line_error(data: dict[str, Path]) -> None:
+    code, _, err = run(
+        "embed",
+        "--checkpoint",
+        data["conv"],
+        "--audio-root",
+        data["wav"],
+        "--out",
+        data["base"] / "grid.npz",
+        "--pool",
+        "grid",
+    )
+    assert code != 0
+    assert "--pool = 'grid' pools an image's patch grid; audio sequences pool with" in err
+    assert "Traceback" not in err
+
+
 def test_progress_is_plain_lines_without_a_terminal(data: dict[str, Path]) -> None:
     code, _, err = run(
         "embed",

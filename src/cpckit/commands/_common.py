@@ -40,9 +40,12 @@ def add_label_regex(p: Any) -> None:
     )
 
 
-def add_pool(p: Any) -> None:
-    """``--pool`` as evaluate and finetune take it."""
-    p.add_argument("--pool", default="mean", help="mean | max | last over time [default: mean]")
+def add_pool(p: Any, grid: bool = True) -> None:
+    """``--pool`` as evaluate (with ``grid``) and finetune take it."""
+    text = "mean | max | last over time"
+    if grid:
+        text += ", or grid (images: the mean of each quadrant of the patch grid, concatenated)"
+    p.add_argument("--pool", default="mean", help=f"{text} [default: mean]")
 
 
 def add_no_progress(p: Any, help: str = "no progress output") -> None:

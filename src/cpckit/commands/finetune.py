@@ -74,7 +74,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="S",
         help="audio: train on random windows of S seconds [default: whole clips]",
     )
-    add_pool(p)
+    add_pool(p, grid=False)
     p.add_argument(
         "--from-scratch",
         action="store_true",

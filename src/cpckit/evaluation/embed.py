@@ -64,7 +64,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from cpckit.errors import CpckitError, DataError
-from cpckit.model import CPCModel, pool_time
+from cpckit.model import POOLS, CPCModel, pool_time
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -125,6 +125,17 @@ _LISTED = 5
 
 
 # ----------------------------------------------------------------------------- progress
+
+
+def check_pool(pool: str, modality: str, what: str) -> None:
+    """Raise :class:`CpckitError` for a pool name that is unknown or does not fit the modality."""
+    if pool not in POOLS:
+        raise CpckitError(f"{what} = {pool!r} is not valid: expected one of {', '.join(POOLS)}")
+    if pool == "grid" and modality != "image":
+        raise CpckitError(
+            f"{what} = 'grid' pools an image's patch grid; {modality} sequences pool with "
+            "mean, max or last"
+        )
 
 
 class Progress:
@@ -779,6 +790,7 @@ def encode_batch(
     """
     from cpckit.evaluation.features import _halves
 
+    check_pool(pool, modality, "pool")
     z, _ = model.encode(modality, x)
     if lengths is not None and modality == "audio":
         valid = exact_valid_mask(model.encoders[modality], lengths, z.shape[1])
@@ -786,9 +798,10 @@ def encode_batch(
         valid = torch.ones(z.shape[:2], dtype=torch.bool, device=z.device)
     c = model.context(z)
     view_a, view_b = _halves(model, z, valid, pool)
+    grid = model.grid_of(modality, x) if pool == "grid" else None
     out = BatchVectors(
-        context=pool_time(c, valid, pool),
-        latent=pool_time(z, valid, pool),
+        context=pool_time(c, valid, pool, grid),
+        latent=pool_time(z, valid, pool, grid),
         view_a=view_a,
         view_b=view_b,
         n_steps=valid.sum(1),
@@ -936,12 +949,11 @@ def embed_folder(
     checkpoint: str = "",
 ) -> dict[str, np.ndarray]:
     """Embed every file under ``root``: the table of the module notes, as a dict of arrays."""
-    if pool not in ("mean", "max", "last"):
-        raise CpckitError(f"--pool = {pool!r} is not valid: expected mean, max or last")
     if modality is None:
         modality = model.modalities[0]
     if modality not in model.modalities:
         raise CpckitError(f"this model has no {modality} encoder; it has {model.modalities}")
+    check_pool(pool, modality, "--pool")
     sample_rate = int(config.data.sample_rate)
     data = open_folder(
         root,

@@ -56,6 +56,8 @@ def _halves(
     pos = torch.arange(z.shape[1], device=z.device).unsqueeze(0)
     first = valid & (pos < half.unsqueeze(1))
     second = valid & (pos >= half.unsqueeze(1))
+    if pool == "grid":  # halves of an image's sequence are not grids: mean-pool them
+        pool = "mean"
     cut = int(half.max())
     c_a = model.context(z[:, :cut])
     # The second half starts at each sequence's own midpoint: shift it to the front.
@@ -92,8 +94,9 @@ def extract_features(
         lengths = None if lengths is None else lengths.to(device)
         z, valid = model.encode(modality, x, lengths)
         c = model.context(z)
-        ctx.append(pool_time(c, valid, pool).cpu())
-        lat.append(pool_time(z, valid, pool).cpu())
+        grid = model.grid_of(modality, x) if pool == "grid" else None
+        ctx.append(pool_time(c, valid, pool, grid).cpu())
+        lat.append(pool_time(z, valid, pool, grid).cpu())
         a, b = _halves(model, z, valid, pool)
         va.append(a.cpu())
         vb.append(b.cpu())

@@ -117,6 +117,9 @@ def _evaluate_modality(
             "test_accuracy": float(p.test_accuracy),
             "n_train": len(tr.labels),
             "n_test": len(te.labels),
+            "n_features": int(tr.context.shape[1]),
+            "pool": ev.pool,
+            "classifier": ev.classifier,
         }
         q = probe_split(tr.latent, tr.labels, te.latent, te.labels, classifier=ev.classifier)
         out["latent_probe"] = {

@@ -18,6 +18,7 @@ Protocols (each returns a :class:`ProbeResult`):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -193,7 +194,11 @@ def _fit_score(
     seed: int,
 ) -> tuple[float, float]:
     model = make_classifier(classifier, seed)
-    model.fit(x_train, y_train)
+    with warnings.catch_warnings():
+        # scikit-learn announces changes of LogisticRegressionCV's defaults
+        # (l1_ratios, scoring, fitted attributes) that do not change this fit
+        warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
+        model.fit(x_train, y_train)
     return float(model.score(x_train, y_train)), float(model.score(x_test, y_test))
 
 

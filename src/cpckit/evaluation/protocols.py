@@ -41,6 +41,7 @@ from torch.utils.data import Dataset
 from cpckit.errors import CpckitError
 from cpckit.evaluation.embed import EmbeddedRows
 from cpckit.evaluation.probe import CLASSIFIERS, ProbeResult
+from cpckit.model import POOLS
 
 __all__ = [
     "BASELINES",
@@ -590,8 +591,8 @@ def _check_options(opts: EvaluateOptions, fixed_split: bool) -> None:
         raise CpckitError(
             f"--classifier {opts.classifier!r} is unknown; valid: {', '.join(CLASSIFIERS)}"
         )
-    if opts.pool not in ("mean", "max", "last"):
-        raise CpckitError(f"--pool {opts.pool!r} is unknown; valid: mean, max, last")
+    if opts.pool not in POOLS:
+        raise CpckitError(f"--pool {opts.pool!r} is unknown; valid: {', '.join(POOLS)}")
     if fixed_split and opts.protocol != "split":
         raise CpckitError(
             f"--test-root gives a fixed train/test split; it goes with --protocol split, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -16,8 +17,12 @@ __all__ = ["lightning_step_seconds"]
 
 
 def lightning_step_seconds(
-    cfg: Config, batches: list[dict[str, Tensor]], steps: int, warmup: int
-) -> list[float]:
+    cfg: Config,
+    batches: list[dict[str, Tensor]],
+    steps: int,
+    warmup: int,
+    bare: Callable[[dict[str, Tensor]], Any] | None = None,
+) -> tuple[list[float], list[float]]:
     """Seconds per step of ``steps`` Lightning training steps after ``warmup`` steps.
 
     The Trainer is set up as :func:`cpckit.training.run.train` sets it up
@@ -26,6 +31,16 @@ def lightning_step_seconds(
     difference with the bare step is what Lightning and the callbacks cost.
     A step is timed from one batch's end to the next (data, hooks, logging
     and the optimizer step included).
+
+    With ``bare`` (a bare training step), one bare step on the same batch
+    runs, timed on its own, after every Lightning step and outside its
+    clock: the two paths alternate step by step, so a change in the
+    machine's speed during the measurement (another process, frequency)
+    affects both alike.
+
+    Returns:
+        The Lightning steps' seconds and the interleaved bare steps' seconds
+        (empty without ``bare``).
     """
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
@@ -43,7 +58,7 @@ def lightning_step_seconds(
     module = CPCLightningModule(
         build_model(cfg), build_objective(cfg), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
-    clock = _StepClock()
+    clock = _StepClock(bare, batches)
     with tempfile.TemporaryDirectory(prefix="cpckit-bench-") as root:
         trainer = L.Trainer(
             default_root_dir=root,
@@ -65,8 +80,7 @@ def lightning_step_seconds(
             num_sanity_val_steps=0,
         )
         trainer.fit(module, train_dataloaders=loader)
-    ends = clock.ends[warmup:]
-    return [b - a for a, b in zip(ends[:-1], ends[1:])]
+    return clock.lightning[warmup:], clock.bare[warmup:]
 
 
 class _Cycle(torch.utils.data.IterableDataset[dict[str, Tensor]]):
@@ -79,10 +93,17 @@ class _Cycle(torch.utils.data.IterableDataset[dict[str, Tensor]]):
 
 
 class _StepClock(L.Callback):
-    """The time at the end of every training batch."""
+    """Seconds of each training batch, from the end of the previous one (or of its bare step)."""
 
-    def __init__(self) -> None:
-        self.ends: list[float] = []
+    def __init__(
+        self,
+        bare: Callable[[dict[str, Tensor]], Any] | None,
+        batches: list[dict[str, Tensor]],
+    ) -> None:
+        self.bare_step, self.batches = bare, batches
+        self.start: float | None = None
+        self.lightning: list[float] = []
+        self.bare: list[float] = []
 
     def on_train_batch_end(
         self,
@@ -92,7 +113,15 @@ class _StepClock(L.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        self.ends.append(time.perf_counter())
+        end = time.perf_counter()
+        if self.start is not None:
+            self.lightning.append(end - self.start)
+            if self.bare_step is not None:
+                self.bare_step(self.batches[batch_idx % len(self.batches)])
+                after = time.perf_counter()
+                self.bare.append(after - end)
+                end = after
+        self.start = end
 
 
 class _Null:
