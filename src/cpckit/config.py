@@ -233,7 +233,8 @@ class NegativesConfig:
     samplers: list[dict[str, Any]] = _f(
         [],
         "per-sampler settings as a list of {name: ..., count: ..., options}; overrides mode "
-        "(options: queue size; synthetic sigma, window, noise_bank; hard source, pool, size)",
+        "(options: inbatch and samesequence share; queue size; synthetic sigma, window, "
+        "noise_bank; hard source, pool, size)",
     )
 
 
