@@ -1,9 +1,8 @@
 """Variants of the canonical training step timed alternately in one process.
 
-Separate processes on a shared or throttled machine see different machine
-states; here every round runs one step of each variant in turn, so a slow
-moment costs all of them alike, and the medians compare the variants
-rather than the moments. The variants (batch ``--batch``, 2 threads):
+One step of each variant per round (``_alternate.py``), so a slow moment of
+the machine costs all of them alike. The variants (batch ``--batch``, 2
+threads):
 
 - ``two-step first layer``: the waveform layer as a patch matrix product
   followed by the fused layer norm / ReLU / pad (``_PatchConv`` then
@@ -18,10 +17,10 @@ rather than the moments. The variants (batch ``--batch``, 2 threads):
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 from typing import Any
+
+from _alternate import print_table, time_alternately
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,31 +54,26 @@ def main() -> None:
     variants: dict[str, tuple[Any, int]] = {
         "two-step first layer": (two_step, 1),
         "first layer from patch statistics": (fused, 1),
-        **{f"  + share_positions={s}": (fused, s) for s in args.share},
+        **{f"+ share_positions={s}": (fused, s) for s in args.share},
     }
-    steps = {}
-    for name, (_, share) in variants.items():
+    base_cfg = load_config(args.config, [f"train.batch_size={args.batch}"])
+    batch = synthetic_batch(base_cfg, args.batch, torch.Generator().manual_seed(0))
+    runs: dict[str, Any] = {}
+    for name, (first_layer, share) in variants.items():
         overrides = [f"train.batch_size={args.batch}", f"negatives.share_positions={share}"]
         cfg = load_config(args.config, overrides)
         torch.manual_seed(0)
-        steps[name] = TrainStep(cfg)
-    batch = synthetic_batch(cfg, args.batch, torch.Generator().manual_seed(0))
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for r in range(args.warmup + args.rounds):
-        for name, (first_layer, _) in variants.items():
+        step = TrainStep(cfg)
+
+        def run(step: TrainStep = step, first_layer: Any = first_layer) -> None:
             audio._PatchNormReluPad.apply = first_layer  # type: ignore[method-assign]
-            t0 = time.perf_counter()
-            steps[name](batch)
-            if r >= args.warmup:
-                times[name].append(time.perf_counter() - t0)
+            step(batch)
+
+        runs[name] = run
+    times, warm = time_alternately(runs, args.rounds, args.warmup)
     audio._PatchNormReluPad.apply = fused  # type: ignore[method-assign]
-    base = statistics.median(times["two-step first layer"])
-    print(f"batch {args.batch}, {args.threads} threads, {args.rounds} alternating rounds")
-    print("| variant | median s/step | min s/step | vs two-step first layer |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"| {name.strip()} | {med:.3f} | {min(ts):.3f} | {100 * (med / base - 1):+.1f} % |")
+    title = f"batch {args.batch}, {args.threads} threads, {args.rounds} alternating rounds"
+    print_table(title, times, warm)
 
 
 if __name__ == "__main__":

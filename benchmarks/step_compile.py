@@ -2,7 +2,8 @@
 
 Three bare training steps (forward, loss, backward, Adam) of
 ``configs/cpc_paper_audio.yaml`` are timed alternately in one process after
-a warm-up (which includes compilation):
+a warm-up (which includes compilation), one step of each per round
+(``_alternate.py``):
 
 - ``fast path``: cpckit's default on CPU;
 - ``plain modules``: ``CPCKIT_FAST_PATH=0`` (``nn.Conv1d``, ``nn.GRU``,
@@ -17,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 from typing import Any
+
+from _alternate import print_table, time_alternately
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +45,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config, [f"train.batch_size={args.batch}"])
-    variants: dict[str, tuple[Any, bool]] = {}
+    batch = synthetic_batch(cfg, args.batch, torch.Generator().manual_seed(0))
+    runs: dict[str, Any] = {}
     for name, plain, compiled in [
         ("fast path", False, False),
         ("plain modules", True, False),
@@ -54,29 +56,19 @@ def main() -> None:
         step = TrainStep(cfg)
         if compiled:
             step.module.model = torch.compile(step.module.model)  # type: ignore[assignment]
-        variants[name] = (step, plain)
-    batch = synthetic_batch(cfg, args.batch, torch.Generator().manual_seed(0))
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    warm: dict[str, float] = {}
-    for r in range(args.warmup + args.rounds):
-        for name, (step, plain) in variants.items():
+
+        def run(step: TrainStep = step, plain: bool = plain) -> None:
             if plain:
                 os.environ["CPCKIT_FAST_PATH"] = "0"
-            t0 = time.perf_counter()
-            step(batch)
-            dt = time.perf_counter() - t0
-            os.environ.pop("CPCKIT_FAST_PATH", None)
-            if r < args.warmup:
-                warm[name] = warm.get(name, 0.0) + dt
-            else:
-                times[name].append(dt)
-    base = statistics.median(times["fast path"])
-    print(f"batch {args.batch}, {args.threads} threads, {args.rounds} alternating rounds")
-    print("| variant | warm-up s (incl. compilation) | median s/step | min s/step | vs fast path |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"| {name} | {warm[name]:.1f} | {med:.3f} | {min(ts):.3f} | {med / base:.2f}x |")
+            try:
+                step(batch)
+            finally:
+                os.environ.pop("CPCKIT_FAST_PATH", None)
+
+        runs[name] = run
+    times, warm = time_alternately(runs, args.rounds, args.warmup)
+    title = f"batch {args.batch}, {args.threads} threads, {args.rounds} alternating rounds"
+    print_table(title + " (warm-up includes compilation)", times, warm)
 
 
 if __name__ == "__main__":

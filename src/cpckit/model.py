@@ -181,8 +181,12 @@ class CPCModel(nn.Module):
         """Time-pooled context ``(B, C)`` and latent ``(B, D)`` vectors."""
         z, valid = self.encode(modality, x, lengths)
         c = self.context(z)
-        grid = self.grid_of(modality, x) if pool == "grid" else None
-        return pool_time(c, valid, pool, grid), pool_time(z, valid, pool, grid)
+        return self.pool(modality, x, c, valid, pool), self.pool(modality, x, z, valid, pool)
+
+    def pool(self, modality: str, x: Tensor, seq: Tensor, valid: Tensor | None, how: str) -> Tensor:
+        """:func:`pool_time` of ``seq`` (computed from input ``x``), with the patch grid of images."""
+        grid = self.grid_of(modality, x) if how == "grid" else None
+        return pool_time(seq, valid, how, grid)
 
     def grid_of(self, modality: str, x: Tensor) -> tuple[int, int, str] | None:
         """``(gh, gw, order)`` of the patch grid ``x`` is cut into, or None (not images)."""

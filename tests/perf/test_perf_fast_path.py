@@ -211,15 +211,17 @@ def test_perf_fast_gru_matches_the_gru_equations(layers: int) -> None:
 def test_perf_channels_last_encoder_matches_conv1d(rows: list[list[int]], norm: str) -> None:
     torch.manual_seed(3)
     enc = ConvEncoder(rows, z_dim=7, norm=norm).double()
-    x = torch.randn(2, 1, 333, dtype=torch.float64)
-    grad = torch.randn(2, enc.output_length(333), 7, dtype=torch.float64)
-    params = list(enc.parameters())
+    _assert_encoder_matches_plain(enc, torch.randn(2, 1, 333, dtype=torch.float64))
 
+
+def _assert_encoder_matches_plain(enc: ConvEncoder, x: Tensor) -> None:
+    """Output and every parameter gradient of ``enc(x)`` equal :func:`plain_encoder`'s."""
+    grad = torch.randn(x.shape[0], enc.output_length(x.shape[-1]), enc.z_dim, dtype=x.dtype)
+    params = list(enc.parameters())
     fast = enc(x)
     fast_grads = torch.autograd.grad(fast, params, grad)
     ref = plain_encoder(enc, x)
     ref_grads = torch.autograd.grad(ref, params, grad)
-
     torch.testing.assert_close(fast, ref)
     for a, b in zip(fast_grads, ref_grads):
         torch.testing.assert_close(a, b)
@@ -251,19 +253,8 @@ def test_perf_waveform_layer_norm_from_patch_statistics(
             if isinstance(m, ChannelNorm):
                 m.weight.normal_()
                 m.bias.normal_()
-    x = torch.randn(3, 1, 405, dtype=torch.float64)
-    grad = torch.randn(3, enc.output_length(405), 7, dtype=torch.float64)
-    params = list(enc.parameters())
-
-    fast = enc(x)
-    fast_grads = torch.autograd.grad(fast, params, grad)
-    ref = plain_encoder(enc, x)
-    ref_grads = torch.autograd.grad(ref, params, grad)
-
+    _assert_encoder_matches_plain(enc, torch.randn(3, 1, 405, dtype=torch.float64))
     assert calls == [1]
-    torch.testing.assert_close(fast, ref)
-    for a, b in zip(fast_grads, ref_grads):
-        torch.testing.assert_close(a, b)
 
 
 def test_perf_channel_norm_module_matches_its_formula() -> None:

@@ -154,15 +154,14 @@ class ConvEncoder(nn.Module):
                 and not h.requires_grad
             ):
                 # the waveform layer: stats from the k-sample patches, one matrix product
-                b, k, c = h.shape[0], row[2], row[1]
-                cols = h.reshape(b, -1).unfold(1, k, row[3]).reshape(b * length, k)
+                k, c = row[2], row[1]
                 h = _PatchNormReluPad.apply(
-                    cols,
+                    _patch_matrix(h, k, row[3], length),
                     conv.weight.view(c, k),
                     norm.weight.view(c),
                     norm.bias.view(c),
                     norm.eps,
-                    b,
+                    h.shape[0],
                     left,
                     right,
                 )
@@ -202,6 +201,12 @@ def _conv_padding(row: list[int], length: int) -> tuple[int, int]:
     return p, s * (l_out + k // s - 1) - p - length
 
 
+def _patch_matrix(hp: Tensor, k: int, s: int, l_out: int) -> Tensor:
+    """The ``(B * L_out, k)`` patches of a padded one-channel ``(B, S', 1)`` input at stride ``s``."""
+    b = hp.shape[0]
+    return hp.reshape(b, -1).unfold(1, k, s).reshape(b * l_out, k)
+
+
 def _conv_padded(hp: Tensor, conv: nn.Conv1d, row: list[int], l_out: int) -> Tensor:
     """``conv`` on channels-last input padded by :func:`_conv_padding` -> ``(B, L_out, C_out)``.
 
@@ -215,7 +220,7 @@ def _conv_padded(hp: Tensor, conv: nn.Conv1d, row: list[int], l_out: int) -> Ten
     c_in, c_out, k, s, _, d = row
     b = hp.shape[0]
     if d == 1 and c_in == 1:
-        cols = hp.reshape(b, -1).unfold(1, k, s).reshape(b * l_out, k)
+        cols = _patch_matrix(hp, k, s, l_out)
         y = _PatchConv.apply(cols, conv.weight.view(c_out, k)).view(b, l_out, c_out)
     elif d == 1 and k % s == 0:
         m = k // s

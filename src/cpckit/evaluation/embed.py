@@ -64,7 +64,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from cpckit.errors import CpckitError, DataError
-from cpckit.model import POOLS, CPCModel, pool_time
+from cpckit.model import POOLS, CPCModel
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -125,17 +125,6 @@ _LISTED = 5
 
 
 # ----------------------------------------------------------------------------- progress
-
-
-def check_pool(pool: str, modality: str, what: str) -> None:
-    """Raise :class:`CpckitError` for a pool name that is unknown or does not fit the modality."""
-    if pool not in POOLS:
-        raise CpckitError(f"{what} = {pool!r} is not valid: expected one of {', '.join(POOLS)}")
-    if pool == "grid" and modality != "image":
-        raise CpckitError(
-            f"{what} = 'grid' pools an image's patch grid; {modality} sequences pool with "
-            "mean, max or last"
-        )
 
 
 class Progress:
@@ -770,6 +759,17 @@ class BatchVectors:
     latent_frames: list[Tensor] | None
 
 
+def check_pool(pool: str, modality: str, what: str) -> None:
+    """Raise :class:`CpckitError` for a pool name that is unknown or does not fit the modality."""
+    if pool not in POOLS:
+        raise CpckitError(f"{what} = {pool!r} is not valid: expected one of {', '.join(POOLS)}")
+    if pool == "grid" and modality != "image":
+        raise CpckitError(
+            f"{what} = 'grid' pools an image's patch grid; {modality} sequences pool with "
+            "mean, max or last"
+        )
+
+
 @torch.no_grad()
 def encode_batch(
     model: CPCModel,
@@ -798,10 +798,9 @@ def encode_batch(
         valid = torch.ones(z.shape[:2], dtype=torch.bool, device=z.device)
     c = model.context(z)
     view_a, view_b = _halves(model, z, valid, pool)
-    grid = model.grid_of(modality, x) if pool == "grid" else None
     out = BatchVectors(
-        context=pool_time(c, valid, pool, grid),
-        latent=pool_time(z, valid, pool, grid),
+        context=model.pool(modality, x, c, valid, pool),
+        latent=model.pool(modality, x, z, valid, pool),
         view_a=view_a,
         view_b=view_b,
         n_steps=valid.sum(1),

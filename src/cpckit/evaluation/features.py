@@ -94,9 +94,8 @@ def extract_features(
         lengths = None if lengths is None else lengths.to(device)
         z, valid = model.encode(modality, x, lengths)
         c = model.context(z)
-        grid = model.grid_of(modality, x) if pool == "grid" else None
-        ctx.append(pool_time(c, valid, pool, grid).cpu())
-        lat.append(pool_time(z, valid, pool, grid).cpu())
+        ctx.append(model.pool(modality, x, c, valid, pool).cpu())
+        lat.append(model.pool(modality, x, z, valid, pool).cpu())
         a, b = _halves(model, z, valid, pool)
         va.append(a.cpu())
         vb.append(b.cpu())

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cpckit.perf.fastpath import single_thread, use_fast_path
@@ -196,35 +197,42 @@ def score_candidates(q: Tensor, bank: Tensor, idx: Tensor, block: int = 1) -> Te
     """Score every prediction of a position against that position's candidates.
 
     With ``block > 1`` each run of ``block`` consecutive positions shares
-    one candidate set (``idx`` holds one row per run), so each run is one
+    one candidate set (``idx`` holds one row per run); a run is then scored
+    like one position with ``block * K`` predictions, so it is one
     ``(block * K, D) x (D, n)`` product and each candidate is gathered once
     per run instead of once per position.
 
-    On CPU the candidates are gathered a chunk at a time and gathered again
-    in the backward pass, so no ``(B, T, n, D)`` tensor is kept; gradients
-    reach ``q`` and the rows of ``bank`` that were picked.
+    On CPU the candidates are gathered a cache-sized chunk of positions at a
+    time and gathered again in the backward pass, so no ``(B, T, n, D)``
+    tensor is kept; gradients reach ``q`` and the rows of ``bank`` that were
+    picked.
 
     Shape:
         q: ``(B, T, K, D)``; bank: ``(M, D)``; idx: ``(B, ceil(T / block), n)``
         -> ``(B, T, K, n)``
     """
     b, t, k, d = q.shape
-    n = idx.shape[-1]
-    if idx.shape[1] != -(-t // block):
+    runs, n = idx.shape[1], idx.shape[-1]
+    if runs != -(-t // block):
         raise ValueError(
-            f"idx has {idx.shape[1]} rows per sequence; {t} positions in runs of {block} "
+            f"idx has {runs} rows per sequence; {t} positions in runs of {block} "
             f"need {-(-t // block)}"
         )
-    if block > 1:
-        if use_fast_path(q) and q.dtype == bank.dtype:
-            return _ScoreBlocks.apply(q.contiguous(), bank, idx, block)
-        idx = expand_blocks(idx, block, t)
+    pad = runs * block - t
+    if pad:  # the last run is short: pad it with zero predictions, dropped below
+        q = F.pad(q, (0, 0, 0, 0, 0, pad))
+    q_runs = q.reshape(b * runs, block * k, d)
+    flat_idx = idx.reshape(b * runs, n)
     if use_fast_path(q) and q.dtype == bank.dtype:
-        rows = max(1, SHARED_CHUNK_ELEMENTS // max(1, n * d))
-        out = _ScoreGathered.apply(q.reshape(b * t, k, d), bank, idx.reshape(b * t, n), rows, True)
-        return out.view(b, t, k, n)
-    cand = bank.index_select(0, idx.reshape(-1)).view(b * t, n, d)
-    return torch.bmm(q.reshape(b * t, k, d), cand.transpose(1, 2)).view(b, t, k, n)
+        chunk = max(1, SHARED_CHUNK_ELEMENTS // max(1, n * d))
+        # K rows per position are too few to split across threads; a run's
+        # block * K rows are not
+        out = _ScoreGathered.apply(q_runs, bank, flat_idx, chunk, block == 1)
+    else:
+        cand = bank.index_select(0, flat_idx.reshape(-1)).view(b * runs, n, d)
+        out = torch.bmm(q_runs, cand.transpose(1, 2))
+    out = out.view(b, runs * block, k, n)
+    return out[:, :t] if pad else out
 
 
 class _ScoreGathered(torch.autograd.Function):
@@ -280,59 +288,6 @@ class _ScoreGathered(torch.autograd.Function):
                 )
                 grad_bank.index_add_(0, flat, contrib.view(-1, d))
         return grad_q, grad_bank, None, None, None
-
-
-class _ScoreBlocks(torch.autograd.Function):
-    """``out[b, t, k, j] = q[b, t, k] . bank[idx[b, t // block, j]]``, one run of positions at a time.
-
-    Each run of ``block`` positions of every sequence is one batched product
-    ``(B, block * K, D) x (B, D, n)`` written in place into the output; the
-    candidates (``B * n`` rows) are gathered per run, again in the backward
-    pass, and their gradient is added back to the bank rows they came from.
-    """
-
-    @staticmethod
-    def forward(q: Tensor, bank: Tensor, idx: Tensor, block: int) -> Tensor:  # type: ignore[override]
-        b, t, k, d = q.shape
-        n = idx.shape[2]
-        out = q.new_empty(b, t, k, n)
-        buf = bank.new_empty(b * n, d)
-        for j, s in enumerate(range(0, t, block)):
-            e = min(s + block, t)
-            cand = torch.index_select(bank, 0, idx[:, j].reshape(-1), out=buf).view(b, n, d)
-            qs = q[:, s:e].reshape(b, (e - s) * k, d)
-            torch.bmm(qs, cand.transpose(1, 2), out=out[:, s:e].view(b, (e - s) * k, n))
-        return out
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        q, bank, idx, block = inputs
-        ctx.save_for_backward(q, bank, idx)
-        ctx.block = block
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:  # type: ignore[override]
-        q, bank, idx = ctx.saved_tensors
-        block: int = ctx.block
-        b, t, k, d = q.shape
-        n = idx.shape[2]
-        grad = grad.contiguous()
-        grad_q = torch.empty_like(q) if ctx.needs_input_grad[0] else None
-        grad_bank = torch.zeros_like(bank) if ctx.needs_input_grad[1] else None
-        buf = bank.new_empty(b * n, d)
-        for j, s in enumerate(range(0, t, block)):
-            e = min(s + block, t)
-            flat = idx[:, j].reshape(-1)
-            g = grad[:, s:e].reshape(b, (e - s) * k, n)
-            if grad_q is not None:
-                cand = torch.index_select(bank, 0, flat, out=buf).view(b, n, d)
-                torch.bmm(g, cand, out=grad_q[:, s:e].view(b, (e - s) * k, d))
-            if grad_bank is not None:
-                qs = q[:, s:e].reshape(b, (e - s) * k, d)
-                contrib = torch.bmm(g.transpose(1, 2), qs, out=buf.view(b, n, d))
-                grad_bank.index_add_(0, flat, contrib.view(-1, d))
-        return grad_q, grad_bank, None, None
 
 
 def score_all(q: Tensor, bank: Tensor) -> Tensor:
