@@ -29,7 +29,7 @@ class Embedding:
         context: ``(C,)`` time-pooled context vector.
         latent: ``(D,)`` time-pooled latent vector.
         context_frames: ``(L, C)`` context of each pooled latent step (those that lie
-            inside the input; see :func:`cpckit.evaluation.embed.exact_valid_mask`).
+            inside the input; see :func:`cpckit.evaluation.frames.encode_batch`).
         latent_frames: ``(L, D)`` latent of each pooled step.
     """
 
@@ -95,7 +95,8 @@ class PretrainedCPC:
             CpckitError: an unknown modality or pool, or a waveform too short
                 for one latent step (the message gives the minimum).
         """
-        from cpckit.evaluation.embed import encode_batch, latent_steps, min_samples
+        from cpckit.encoders.steps import latent_steps, min_samples
+        from cpckit.evaluation.frames import encode_batch
 
         if modality is None:
             modality = (

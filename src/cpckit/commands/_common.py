@@ -41,10 +41,16 @@ def add_label_regex(p: Any) -> None:
 
 
 def add_pool(p: Any, grid: bool = True) -> None:
-    """``--pool`` as evaluate (with ``grid``) and finetune take it."""
+    """``--pool`` as evaluate (with ``grid``; default None: resolved later) and finetune take it."""
     text = "mean | max | last over time"
     if grid:
         text += ", or grid (images: the mean of each quadrant of the patch grid, concatenated)"
+        p.add_argument(
+            "--pool",
+            default=None,
+            help=f"{text} [default: mean; with --run-data the run's eval.pool]",
+        )
+        return
     p.add_argument("--pool", default="mean", help=f"{text} [default: mean]")
 
 

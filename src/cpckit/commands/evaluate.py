@@ -34,6 +34,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "      --protocol group --group-key speaker --baselines random,mfcc,supervised,finetune\n"
         "  cpckit evaluate --checkpoint outputs_image --image-root data/cifar/images "
         "--test-root data/cifar/images_test\n"
+        "  cpckit evaluate --checkpoint outputs_audio --run-data   # metrics.json's rows again\n"
         "  cpckit evaluate --checkpoint run --embeddings emb.npz --label-key speaker "
         "--protocol kfold\n"
         "  cpckit evaluate --checkpoint run --audio-root LibriSpeech/dev-clean "
@@ -48,6 +49,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--embeddings",
         metavar="FILE.npz",
         help="a `cpckit embed` table (baselines re-read the folder it records)",
+    )
+    src.add_argument(
+        "--run-data",
+        action="store_true",
+        help="the run's own data and probe split, rebuilt from its config: the rows of its "
+        "metrics.json, reproduced (classifier, pool and seed default to the run's)",
     )
     lab = p.add_argument_group("labels")
     add_label_regex(lab)
@@ -92,8 +99,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     pro.add_argument(
         "--classifier",
-        default="linear",
-        help="linear | linear-cv (C by 5-fold CV on the training rows) | mlp [default: linear]",
+        default=None,
+        help="linear | linear-cv (C by 5-fold CV on the training rows) | mlp "
+        "[default: linear; with --run-data the run's eval.classifier]",
     )
     pro.add_argument(
         "--max-frames",
@@ -103,7 +111,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="frame-level probes: at most N frames per side (seeded subsample) [default: 20000]",
     )
     pro.add_argument(
-        "--seed", type=int, default=0, help="seed of splits, models, classifiers [default: 0]"
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of splits, models, classifiers [default: 0; with --run-data the run's "
+        "train.seed]",
     )
     base = p.add_argument_group("baselines")
     base.add_argument(
@@ -161,10 +173,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cpckit.evaluation.protocols import EvaluateOptions, evaluate_checkpoint, markdown_tables
 
     ckpt = checkpoint_path(args)
-    flag, value = one_root(args, embeddings=True)
+    flag, value = ("", None) if args.run_data else one_root(args, embeddings=True)
     opts = EvaluateOptions(
         protocol=args.protocol,
-        classifier=args.classifier,
+        classifier="linear" if args.classifier is None else args.classifier,
         label_regex=args.label_regex,
         label_key=args.label_key,
         group_key=args.group_key,
@@ -173,9 +185,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         test_fraction=args.test_fraction,
         folds=args.folds,
         fit_fraction=args.fit_fraction,
-        seed=args.seed,
+        seed=0 if args.seed is None else args.seed,
         max_frames=args.max_frames,
-        pool=args.pool,
+        pool="mean" if args.pool is None else args.pool,
         batch_size=args.batch_size,
         finetune_epochs=args.finetune_epochs,
         finetune_lr=args.finetune_lr,
@@ -184,6 +196,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         geometry=not args.no_geometry,
         tsne=not args.no_tsne,
         progress=not args.no_progress,
+        run_defaults=tuple(k for k in ("seed", "classifier", "pool") if getattr(args, k) is None),
     )
     result = evaluate_checkpoint(
         ckpt,
@@ -194,6 +207,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         test_embeddings=args.test_embeddings,
         out_dir=args.out_dir,
         options=opts,
+        run_data=args.run_data,
     )
     print(markdown_tables(result))
     print(f"wrote {result['paths']['json']} and {result['paths']['markdown']}")

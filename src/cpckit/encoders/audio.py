@@ -518,10 +518,26 @@ class MelEncoder(nn.Module):
     def output_length(self, n_samples: int) -> int:
         return n_samples // self.hop_length + 1
 
+    @property
+    def context_frames(self) -> int:
+        """Frames on each side of an output frame that the CNN reads."""
+        radius = 0
+        for m in self.cnn.modules():
+            if isinstance(m, nn.Conv1d):
+                radius += m.dilation[0] * (m.kernel_size[0] - 1) // 2
+        return radius
+
     def valid_mask(self, lengths: Tensor, n_latent: int) -> Tensor:
-        """``(B, L)`` bool: frames whose centre lies inside the valid samples."""
-        centre = torch.arange(n_latent, device=lengths.device) * self.hop_length
-        return centre.unsqueeze(0) < lengths.unsqueeze(1)
+        """``(B, L)`` bool: frames that depend on nothing after each clip's end.
+
+        A frame is kept when its STFT window lies in the clip and so do those
+        of the frames its CNN reads: ``(t + r) * hop + n_fft // 2 <= S`` with
+        ``r`` the CNN's radius in frames. Such a frame has the same value
+        whether the clip is encoded alone or zero-padded in a batch.
+        """
+        t = torch.arange(n_latent, device=lengths.device)
+        reach = (t + self.context_frames) * self.hop_length + self.n_fft // 2
+        return reach.unsqueeze(0) <= lengths.unsqueeze(1)
 
     def log_mel(self, x: Tensor) -> Tensor:
         """``(B, 1, S)`` -> ``(B, n_mels, L)`` log-mel energies."""

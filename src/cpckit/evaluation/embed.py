@@ -2,10 +2,12 @@
 
 The whole clip (or image) is encoded: no crop and no pad at embedding time.
 Clips of different lengths are batched with zero padding. Only the latent
-steps that cannot see past a clip's end are pooled (:func:`exact_valid_mask`:
-the conv encoder's own validity mask; for the log-mel encoder, frames whose
-STFT window and CNN context lie inside the clip), so a clip's vectors do not
-depend on what it was batched with and equal those of the clip alone.
+steps that cannot see past a clip's end are pooled (the encoder's own
+``valid_mask``: for the conv encoder, steps whose receptive field lies in the
+clip; for the log-mel encoder, frames whose STFT window and CNN context lie
+inside the clip), so a clip's vectors do not depend on what it was batched
+with and equal those of the clip alone. The encoding itself is
+:mod:`cpckit.evaluation.frames`, the one path every figure goes through.
 
 The table written by :func:`save_embeddings` (``cpckit embed --out FILE.npz``)
 holds one row per file, or per window with ``windows_per_file``:
@@ -47,7 +49,6 @@ arrays, no padding): :func:`frames_of` returns one row's sequence.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
@@ -63,13 +64,24 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from cpckit.encoders.steps import latent_steps, min_samples
 from cpckit.errors import CpckitError, DataError
-from cpckit.model import POOLS, CPCModel
+from cpckit.evaluation.frames import (
+    DEFAULT_MAX_BATCH_SECONDS,
+    BatchVectors,
+    EmbeddedRows,
+    check_pool,
+    embed_rows,
+    encode_batch,
+)
+from cpckit.model import CPCModel
+from cpckit.progress import Progress
 
 __all__ = [
     "AUDIO_EXTENSIONS",
     "IMAGE_EXTENSIONS",
     "AudioRows",
+    "BatchVectors",
     "EmbeddedRows",
     "FolderData",
     "ImageRows",
@@ -77,7 +89,6 @@ __all__ = [
     "embed_folder",
     "embed_rows",
     "encode_batch",
-    "exact_valid_mask",
     "find_files",
     "frames_of",
     "latent_steps",
@@ -120,50 +131,10 @@ RESERVED_KEYS = frozenset(
 )
 """Array names of the table; a label regex group may not use one of them."""
 
-DEFAULT_MAX_BATCH_SECONDS = 120.0
 _LISTED = 5
 
 
 # ----------------------------------------------------------------------------- progress
-
-
-class Progress:
-    """A progress bar on stderr: tqdm on a terminal, a plain line every tenth otherwise."""
-
-    def __init__(self, total: int, desc: str, *, unit: str = "file", enabled: bool = True) -> None:
-        self.total = max(0, int(total))
-        self.desc = desc
-        self.unit = unit
-        self.done = 0
-        self._bar: Any = None
-        self._plain = False
-        self._next = 0
-        if not enabled or self.total == 0:
-            return
-        if sys.stderr.isatty():
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=self.total, desc=desc, unit=unit, file=sys.stderr)
-        else:
-            self._plain = True
-            self._step = max(1, math.ceil(self.total / 10))
-            self._next = self._step
-
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        if self._bar is not None:
-            self._bar.update(n)
-        elif self._plain and (self.done >= self._next or self.done >= self.total):
-            print(
-                f"{self.desc}: {self.done}/{self.total} {self.unit}s", file=sys.stderr, flush=True
-            )
-            while self._next <= self.done:
-                self._next += self._step
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 # ----------------------------------------------------------------------------- files and labels
@@ -289,81 +260,6 @@ def parse_file_labels(
     if FOLDER_KEY not in values and kept and all("/" in p for p in kept):
         values[FOLDER_KEY] = [PurePosixPath(p).parent.name for p in kept]
     return FileLabels(kept, values, unmatched)
-
-
-# ----------------------------------------------------------------------------- latent steps
-
-
-def _mel_context_frames(encoder: nn.Module) -> int:
-    """Frames on each side that one output frame of a mel encoder's CNN reads."""
-    radius = 0
-    for m in encoder.modules():
-        if isinstance(m, nn.Conv1d):
-            radius += m.dilation[0] * (m.kernel_size[0] - 1) // 2
-    return radius
-
-
-def exact_valid_mask(encoder: nn.Module, lengths: Tensor, n_latent: int) -> Tensor:
-    """``(B, L)`` bool: latent steps that do not depend on anything after each clip's end.
-
-    Such a step has the same value whether the clip is encoded alone or
-    zero-padded in a batch, so pooling over these steps is exact. For a
-    raw-waveform conv encoder this is its own validity mask (the step's
-    receptive field lies in the clip). For a log-mel encoder a frame is kept
-    when its STFT window lies in the clip and so do those of the frames its
-    CNN reads: ``(t + r) * hop + n_fft // 2 <= S`` with ``r`` the CNN's
-    radius in frames (so the last ``r`` frames and about ``n_fft / 2``
-    samples are left out).
-    """
-    from cpckit.encoders.audio import MelEncoder
-
-    if isinstance(encoder, MelEncoder):
-        r = _mel_context_frames(encoder)
-        t = torch.arange(n_latent, device=lengths.device)
-        reach = (t + r) * encoder.hop_length + encoder.n_fft // 2
-        return reach.unsqueeze(0) <= lengths.unsqueeze(1)
-    return encoder.valid_mask(lengths, n_latent)  # type: ignore[operator,no-any-return]
-
-
-def latent_steps(encoder: nn.Module, n_samples: Sequence[int] | np.ndarray) -> np.ndarray:
-    """Exact latent steps (see :func:`exact_valid_mask`) for clips of ``n_samples`` samples.
-
-    0 means the clip is too short to embed.
-
-    Shape:
-        -> ``(len(n_samples),)`` int64
-    """
-    from cpckit.encoders.audio import MelEncoder
-
-    lengths = np.asarray(n_samples, dtype=np.int64).reshape(-1)
-    out = np.zeros(len(lengths), dtype=np.int64)
-    cache: dict[int, int] = {}
-    for i, n in enumerate(lengths.tolist()):
-        if n not in cache:
-            steps = 0
-            if n >= 1 and not (isinstance(encoder, MelEncoder) and n <= encoder.n_fft // 2):
-                n_latent = int(encoder.output_length(n))  # type: ignore[operator]
-                if n_latent >= 1:
-                    steps = int(exact_valid_mask(encoder, torch.tensor([n]), n_latent).sum())
-            cache[n] = steps
-        out[i] = cache[n]
-    return out
-
-
-def min_samples(encoder: nn.Module, limit: int = 1 << 24) -> int:
-    """The fewest samples that give the audio ``encoder`` one valid latent step."""
-    lo, hi = 1, 1
-    while latent_steps(encoder, [hi])[0] < 1:
-        if hi >= limit:
-            return limit
-        lo, hi = hi + 1, min(limit, hi * 2)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if latent_steps(encoder, [mid])[0] >= 1:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 # ----------------------------------------------------------------------------- rows
@@ -712,212 +608,6 @@ def _open_images(base: Path, parsed: FileLabels, *, image_size: int, progress: b
         skipped=[f"{p} (unreadable)" for p in unreadable],
         sample_rate=0,
     )
-
-
-# ----------------------------------------------------------------------------- encoding
-
-
-@dataclass
-class EmbeddedRows:
-    """Vectors of every row (see the table in the module notes).
-
-    Attributes:
-        context, latent: ``(N, C)`` / ``(N, D)`` pooled vectors.
-        view_a, view_b: ``(N, C)`` pooled context of each half of the sequence.
-        n_steps: ``(N,)`` valid latent steps.
-        context_frames, latent_frames: ``(sum n_steps, C)`` / ``(..., D)`` or None.
-        frame_offsets: ``(N + 1,)`` or None.
-    """
-
-    context: np.ndarray
-    latent: np.ndarray
-    view_a: np.ndarray
-    view_b: np.ndarray
-    n_steps: np.ndarray
-    context_frames: np.ndarray | None = None
-    latent_frames: np.ndarray | None = None
-    frame_offsets: np.ndarray | None = None
-
-    def frames(self, i: int, which: str = "context") -> np.ndarray:
-        """Row ``i``'s valid steps: ``(n_steps[i], C)`` context or ``(n_steps[i], D)`` latents."""
-        data = self.context_frames if which == "context" else self.latent_frames
-        if data is None or self.frame_offsets is None:
-            raise CpckitError("these embeddings hold no frames (embed with frames=True)")
-        return data[self.frame_offsets[i] : self.frame_offsets[i + 1]]
-
-
-@dataclass
-class BatchVectors:
-    """Vectors of one batch (torch)."""
-
-    context: Tensor
-    latent: Tensor
-    view_a: Tensor
-    view_b: Tensor
-    n_steps: Tensor
-    context_frames: list[Tensor] | None
-    latent_frames: list[Tensor] | None
-
-
-def check_pool(pool: str, modality: str, what: str) -> None:
-    """Raise :class:`CpckitError` for a pool name that is unknown or does not fit the modality."""
-    if pool not in POOLS:
-        raise CpckitError(f"{what} = {pool!r} is not valid: expected one of {', '.join(POOLS)}")
-    if pool == "grid" and modality != "image":
-        raise CpckitError(
-            f"{what} = 'grid' pools an image's patch grid; {modality} sequences pool with "
-            "mean, max or last"
-        )
-
-
-@torch.no_grad()
-def encode_batch(
-    model: CPCModel,
-    modality: str,
-    x: Tensor,
-    lengths: Tensor | None = None,
-    *,
-    pool: str = "mean",
-    frames: bool = False,
-) -> BatchVectors:
-    """Pooled vectors (and optionally the valid steps) of one batch.
-
-    The one code path behind :meth:`cpckit.api.PretrainedCPC.embed` and
-    :func:`embed_rows`, so single inputs and folders give the same vectors.
-
-    Shape:
-        x: ``(B, 1, S)`` audio or ``(B, 3, H, W)`` images; lengths: ``(B,)`` valid samples
-    """
-    from cpckit.evaluation.features import _halves
-
-    check_pool(pool, modality, "pool")
-    z, _ = model.encode(modality, x)
-    if lengths is not None and modality == "audio":
-        valid = exact_valid_mask(model.encoders[modality], lengths, z.shape[1])
-    else:
-        valid = torch.ones(z.shape[:2], dtype=torch.bool, device=z.device)
-    c = model.context(z)
-    view_a, view_b = _halves(model, z, valid, pool)
-    out = BatchVectors(
-        context=model.pool(modality, x, c, valid, pool),
-        latent=model.pool(modality, x, z, valid, pool),
-        view_a=view_a,
-        view_b=view_b,
-        n_steps=valid.sum(1),
-        context_frames=None,
-        latent_frames=None,
-    )
-    if frames:
-        out.context_frames = [c[i][valid[i]] for i in range(c.shape[0])]
-        out.latent_frames = [z[i][valid[i]] for i in range(z.shape[0])]
-    return out
-
-
-def _plan_batches(
-    lengths: np.ndarray | None, n: int, batch_size: int, max_samples: int | None
-) -> list[np.ndarray]:
-    """Index batches: longest clips first, at most ``batch_size`` rows and ``max_samples`` padded samples."""
-    if lengths is None:
-        return [np.arange(i, min(n, i + batch_size)) for i in range(0, n, batch_size)]
-    order = np.argsort(-lengths, kind="stable")
-    batches: list[np.ndarray] = []
-    current: list[int] = []
-    longest = 0
-    for i in order.tolist():
-        n_i = int(lengths[i])
-        if current:
-            full = len(current) >= batch_size
-            over = max_samples is not None and longest * (len(current) + 1) > max_samples
-            if full or over:
-                batches.append(np.asarray(current, dtype=np.int64))
-                current = []
-        if not current:
-            longest = n_i
-        current.append(i)
-    if current:
-        batches.append(np.asarray(current, dtype=np.int64))
-    return batches
-
-
-@torch.no_grad()
-def embed_rows(
-    model: CPCModel,
-    modality: str,
-    rows: Dataset[Any],
-    *,
-    pool: str = "mean",
-    batch_size: int = 32,
-    frames: bool = False,
-    max_batch_samples: int | None = None,
-    progress: bool = False,
-    desc: str = "embedding",
-) -> EmbeddedRows:
-    """Encode every row of ``rows`` (whole rows, batched with padding + masks).
-
-    Audio rows are sorted by length so each batch pads little, and the
-    results are put back in row order.
-    """
-    from cpckit.data.collate import collate
-
-    if batch_size < 1:
-        raise CpckitError(f"--batch-size = {batch_size} must be >= 1")
-    was_training = model.training
-    model.eval()
-    n = len(rows)  # type: ignore[arg-type]
-    lengths = getattr(rows, "lengths", None)
-    batches = _plan_batches(lengths, n, batch_size, max_batch_samples)
-    device = next(model.parameters()).device
-    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    frame_parts: dict[str, dict[int, np.ndarray]] = {"context": {}, "latent": {}}
-    bar = Progress(n, desc, enabled=progress)
-    try:
-        for idx in batches:
-            batch = collate([rows[int(i)] for i in idx])
-            x = batch[modality].to(device)
-            lens = batch.get(f"{modality}_length")
-            out = encode_batch(
-                model,
-                modality,
-                x,
-                None if lens is None else lens.to(device),
-                pool=pool,
-                frames=frames,
-            )
-            for key in ("context", "latent", "view_a", "view_b", "n_steps"):
-                parts.setdefault(key, []).append((idx, getattr(out, key).cpu().numpy()))
-            if out.context_frames is not None and out.latent_frames is not None:
-                for j, i in enumerate(idx.tolist()):
-                    frame_parts["context"][i] = out.context_frames[j].cpu().numpy()
-                    frame_parts["latent"][i] = out.latent_frames[j].cpu().numpy()
-            bar.update(len(idx))
-    finally:
-        bar.close()
-        model.train(was_training)
-
-    def gather(key: str) -> np.ndarray:
-        chunks = parts[key]
-        first = chunks[0][1]
-        full = np.zeros((n, *first.shape[1:]), dtype=first.dtype)
-        for idx, values in chunks:
-            full[idx] = values
-        return full
-
-    result = EmbeddedRows(
-        context=gather("context").astype(np.float32),
-        latent=gather("latent").astype(np.float32),
-        view_a=gather("view_a").astype(np.float32),
-        view_b=gather("view_b").astype(np.float32),
-        n_steps=gather("n_steps").astype(np.int64),
-    )
-    if frames:
-        ctx = [frame_parts["context"][i] for i in range(n)]
-        lat = [frame_parts["latent"][i] for i in range(n)]
-        result.context_frames = np.concatenate(ctx).astype(np.float32)
-        result.latent_frames = np.concatenate(lat).astype(np.float32)
-        result.frame_offsets = np.concatenate([[0], np.cumsum([len(f) for f in ctx])]).astype(
-            np.int64
-        )
-    return result
 
 
 # ----------------------------------------------------------------------------- tables

@@ -61,12 +61,7 @@ class PooledClassifier(nn.Module):
         return body, list(self.head.parameters())
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        from cpckit.evaluation.embed import exact_valid_mask
-
-        z, _ = self.model.encode(self.modality, x)
-        valid = None
-        if lengths is not None and self.modality == "audio":
-            valid = exact_valid_mask(self.model.encoders[self.modality], lengths, z.shape[1])
+        z, valid = self.model.encode(self.modality, x, lengths)
         c = self.model.context(z)
         return self.head(pool_time(c, valid, self.pool))  # type: ignore[no-any-return]
 
@@ -123,7 +118,7 @@ def accuracy(
     max_batch_samples: int | None = None,
 ) -> float:
     """Accuracy of ``classifier`` on whole rows (batched with padding; exact)."""
-    from cpckit.evaluation.embed import _plan_batches
+    from cpckit.evaluation.frames import _plan_batches
 
     was = classifier.training
     classifier.eval()
@@ -191,7 +186,7 @@ def finetune(
         CpckitError: bad epochs, batch size, learning rate, or labels.
     """
     from cpckit.data.collate import collate
-    from cpckit.evaluation.embed import Progress
+    from cpckit.progress import Progress
 
     if epochs < 1:
         raise CpckitError(f"fine-tuning epochs = {epochs} must be >= 1")

@@ -39,7 +39,8 @@ import torch
 from torch.utils.data import Dataset
 
 from cpckit.errors import CpckitError
-from cpckit.evaluation.embed import EmbeddedRows
+from cpckit.evaluation.baselines import INPUT_BASELINES, input_features, random_model
+from cpckit.evaluation.frames import EmbeddedRows, concat_embedded, embed_rows, max_batch_samples
 from cpckit.evaluation.probe import CLASSIFIERS, ProbeResult
 from cpckit.model import POOLS
 
@@ -58,10 +59,11 @@ PROTOCOLS = ("split", "kfold", "fraction", "group")
 """Valid values of ``--protocol``."""
 BASELINES = ("random", "mfcc", "pixels", "supervised", "finetune")
 """Valid names in ``--baselines`` (and ``none``)."""
+RUN_SPLIT = "split (the run's probe split)"
+"""Protocol name of the rows measured on a run's own probe split (``metrics.json``, ``--run-data``)."""
 EVALUATION_JSON = "evaluation.json"
 EVALUATION_MD = "evaluation.md"
 
-_RANDOM_SEED_OFFSET = 12345
 
 
 @dataclass
@@ -70,7 +72,7 @@ class EvaluateOptions:
 
     Attributes:
         protocol: ``split``, ``kfold``, ``fraction`` or ``group``.
-        classifier: ``linear`` or ``mlp``.
+        classifier: ``linear``, ``linear-cv`` or ``mlp``.
         label_regex: regex whose named groups give labels (folders).
         label_key: label to probe (a regex group, ``folder``, or an array of the table).
         group_key: group for ``--protocol group`` (e.g. the speaker).
@@ -90,6 +92,9 @@ class EvaluateOptions:
         geometry: alignment and uniformity.
         tsne: t-SNE map of the context vectors.
         progress: progress bars.
+        run_defaults: with ``run_data``, the fields of ``seed``, ``classifier``
+            and ``pool`` taken from the run's config instead (``train.seed``,
+            ``eval.classifier``, ``eval.pool``): those the user did not set.
     """
 
     protocol: str = "split"
@@ -113,6 +118,7 @@ class EvaluateOptions:
     geometry: bool = True
     tsne: bool = True
     progress: bool = False
+    run_defaults: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------------------- splits
@@ -272,6 +278,43 @@ def _mean_row(
     }
 
 
+def utterance_rows(
+    emb: EmbeddedRows,
+    random_emb: EmbeddedRows | None,
+    inputs: Sequence[tuple[str, np.ndarray]],
+    y: np.ndarray,
+    g: np.ndarray | None,
+    fixed: tuple[np.ndarray, np.ndarray] | None,
+    opts: EvaluateOptions,
+    level: str,
+    protocol: str,
+) -> tuple[list[dict[str, Any]], float]:
+    """The probe rows of one evaluation: CPC context and latent, random init, input baselines.
+
+    The one probe runner: ``cpckit evaluate`` and the end-of-training
+    ``metrics.json`` both call it, on the same splits for every row.
+
+    Returns:
+        The rows (as :func:`_row` writes them) and the chance accuracy.
+    """
+    sets: list[tuple[str, str, np.ndarray]] = [
+        ("CPC", "context (pooled)", emb.context),
+        ("CPC", "latent (pooled)", emb.latent),
+    ]
+    if random_emb is not None:
+        sets += [
+            ("random init", "context (pooled)", random_emb.context),
+            ("random init", "latent (pooled)", random_emb.latent),
+        ]
+    sets += [(name, "input", x) for name, x in inputs]
+    rows, chance = [], 0.0
+    for name, features, x in sets:
+        res = _probe(x, y, g, fixed, opts)
+        chance = float(res.chance_accuracy)
+        rows.append(_row(name, features, level, protocol, res, opts.classifier))
+    return rows, chance
+
+
 # ----------------------------------------------------------------------------- data
 
 
@@ -329,36 +372,6 @@ class _Data:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _concat_emb(parts: list[EmbeddedRows]) -> EmbeddedRows:
-    if len(parts) == 1:
-        return parts[0]
-    out = EmbeddedRows(
-        context=np.concatenate([p.context for p in parts]),
-        latent=np.concatenate([p.latent for p in parts]),
-        view_a=np.concatenate([p.view_a for p in parts]),
-        view_b=np.concatenate([p.view_b for p in parts]),
-        n_steps=np.concatenate([p.n_steps for p in parts]),
-    )
-    if all(p.frame_offsets is not None for p in parts):
-        out.context_frames = np.concatenate([p.context_frames for p in parts])  # type: ignore[misc]
-        out.latent_frames = np.concatenate([p.latent_frames for p in parts])  # type: ignore[misc]
-        offsets, base = [np.zeros(1, dtype=np.int64)], 0
-        for p in parts:
-            assert p.frame_offsets is not None
-            offsets.append(p.frame_offsets[1:] + base)
-            base += int(p.frame_offsets[-1])
-        out.frame_offsets = np.concatenate(offsets)
-    return out
-
-
-def _max_samples(cfg: Any, modality: str) -> int | None:
-    from cpckit.evaluation.embed import DEFAULT_MAX_BATCH_SECONDS
-
-    if modality != "audio":
-        return None
-    return int(DEFAULT_MAX_BATCH_SECONDS * cfg.data.sample_rate)
-
-
 def _embed(
     model: Any,
     modality: str,
@@ -368,8 +381,6 @@ def _embed(
     frames: bool,
     desc: str,
 ) -> EmbeddedRows:
-    from cpckit.evaluation.embed import embed_rows
-
     return embed_rows(
         model,
         modality,
@@ -377,7 +388,7 @@ def _embed(
         pool=opts.pool,
         batch_size=opts.batch_size,
         frames=frames,
-        max_batch_samples=_max_samples(cfg, modality),
+        max_batch_samples=max_batch_samples(int(cfg.data.sample_rate), modality),
         progress=opts.progress,
         desc=desc,
     )
@@ -405,7 +416,7 @@ def _folder_data(
     _check_keys(labels, keys, True)
     rows = _Rows([f.rows for f in folders])
     frames = opts.frame_labels is not None
-    emb = _concat_emb(
+    emb = concat_embedded(
         [
             _embed(pre.model, modality, f.rows, cfg, opts, frames, f"embedding {f.root.name}")
             for f in folders
@@ -552,13 +563,77 @@ def _embeddings_data(
     return _Data(
         modality=modality,
         rows=rows,
-        emb=_concat_emb([_table_emb(t) for t in tables]),
+        emb=concat_embedded([_table_emb(t) for t in tables]),
         paths=[str(p) for t in tables for p in t["paths"].tolist()],
         windows=windows,
         labels=labels,
         fixed=fixed,
         info=info,
     )
+
+
+def bundle_rows(bundle: Any, cfg: Any) -> tuple[_Rows, tuple[np.ndarray, np.ndarray]]:
+    """A run's probe rows: its probe-train then probe-test examples, and that fixed split.
+
+    Each side is capped at ``eval.max_examples`` by a seeded subset (seed
+    ``train.seed`` and ``train.seed + 1``), as the end-of-training evaluation
+    has always drawn them.
+    """
+    from cpckit.evaluation.frames import limit
+
+    seed, cap = int(cfg.train.seed), int(cfg.eval.max_examples)
+    train = limit(bundle.probe_train, cap, seed)
+    test = limit(bundle.probe_test, cap, seed + 1)
+    n0, n1 = len(train), len(test)  # type: ignore[arg-type]
+    return _Rows([train, test]), (np.arange(n0), n0 + np.arange(n1))
+
+
+def _run_data(pre: Any, modality: str, opts: EvaluateOptions) -> _Data:
+    """The run's own data and probe split, rebuilt from its saved config."""
+    from cpckit.data.datamodule import build_datasets
+
+    cfg = pre.config
+    bundle = build_datasets(cfg)
+    rows, fixed = bundle_rows(bundle, cfg)
+    emb = _embed(pre.model, modality, rows, cfg, opts, False, "embedding the run's probe rows")
+    labels: dict[str, list[str]] = {}
+    names = list(bundle.label_names)
+    if emb.labels is not None and (emb.labels >= 0).all():
+        labels["label"] = [names[i] if i < len(names) else str(i) for i in emb.labels.tolist()]
+    if emb.groups is not None and (emb.groups >= 0).all():
+        labels["group"] = [str(i) for i in emb.groups.tolist()]
+    return _Data(
+        modality=modality,
+        rows=rows,
+        emb=emb,
+        paths=[str(i) for i in range(len(rows))],
+        windows=False,
+        labels=labels,
+        fixed=fixed,
+        info={
+            "run_data": True,
+            "rows": len(rows),
+            "train_rows": int(len(fixed[0])),
+            "label_names": names,
+        },
+    )
+
+
+RUN_KEYS = {"seed": "train.seed", "classifier": "eval.classifier", "pool": "eval.pool"}
+"""Options that ``--run-data`` takes from the run's config unless given."""
+
+
+def resolve_options(opts: EvaluateOptions, cfg: Any, run_data: bool) -> EvaluateOptions:
+    """``opts`` with its ``run_defaults`` taken from the run's config (with ``run_data``)."""
+    import dataclasses
+
+    if not run_data:
+        return opts
+    values: dict[str, Any] = {}
+    for name in opts.run_defaults:
+        section, key = RUN_KEYS[name].split(".")
+        values[name] = getattr(getattr(cfg, section), key)
+    return dataclasses.replace(opts, **values)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -654,23 +729,6 @@ def _key_values(data: _Data, key: str, flag: str) -> list[str]:
 # ----------------------------------------------------------------------------- baselines
 
 
-def _input_features(name: str, rows: _Rows, sample_rate: int) -> np.ndarray:
-    from cpckit.evaluation.mfcc import mfcc_features, pixel_features
-
-    if name == "mfcc":
-        return np.stack([mfcc_features(rows.wave(i), sample_rate) for i in range(len(rows))])
-    return pixel_features(torch.stack([rows.image(i) for i in range(len(rows))]).numpy())
-
-
-def _random_model(cfg: Any, seed: int) -> Any:
-    from cpckit.build import build_model
-
-    with torch.random.fork_rng():
-        torch.manual_seed(seed + _RANDOM_SEED_OFFSET)
-        model = build_model(cfg)
-    return model.eval()
-
-
 def _trained_rows(
     names: list[str],
     pre: Any,
@@ -697,7 +755,7 @@ def _trained_rows(
                 model = copy.deepcopy(pre.model)
                 lr, body_lr = opts.finetune_lr, opts.finetune_lr / 10
             else:
-                model = _random_model(cfg, opts.seed + 1 + k)
+                model = random_model(cfg, opts.seed + 1 + k)
                 lr, body_lr = opts.finetune_lr, opts.finetune_lr
             _, res = finetune(
                 model,
@@ -714,7 +772,7 @@ def _trained_rows(
                 batch_size=opts.finetune_batch_size,
                 pool=opts.pool,
                 window_samples=window,
-                max_batch_samples=_max_samples(cfg, data.modality),
+                max_batch_samples=max_batch_samples(int(cfg.data.sample_rate), data.modality),
                 seed=opts.seed + k,
                 from_scratch=name == "supervised",
                 progress=opts.progress,
@@ -866,7 +924,8 @@ def _frame_rows(
 # ----------------------------------------------------------------------------- geometry, t-SNE
 
 
-def _geometry(name: str, emb: EmbeddedRows) -> dict[str, Any]:
+def geometry_row(name: str, emb: EmbeddedRows) -> dict[str, Any]:
+    """Alignment (over rows of >= 2 valid steps) and uniformity of ``emb``'s context vectors."""
     from cpckit.evaluation.geometry import NoisyEstimateWarning, alignment, uniformity
 
     ok = emb.n_steps >= 2
@@ -1012,12 +1071,17 @@ def evaluate_checkpoint(
     test_embeddings: str | None = None,
     out_dir: str | Path | None = None,
     options: EvaluateOptions | None = None,
+    run_data: bool = False,
 ) -> dict[str, Any]:
     """Probe a checkpoint's features and the asked baselines; write evaluation.json / .md.
 
     Args:
         checkpoint: ``cpc_model.pth`` or its run folder.
-        audio_root / image_root / embeddings: the data, exactly one of them.
+        audio_root / image_root / embeddings: the data, exactly one of them
+            (or none, with ``run_data``).
+        run_data: evaluate on the run's own data and probe split, rebuilt
+            from its saved config: the rows of the end-of-training
+            ``metrics.json``, which this then reproduces.
         test_root: a held-out folder (fixed split) for ``--protocol split``.
         test_embeddings: the same for a table.
         out_dir: where the files go (default: the checkpoint's run folder).
@@ -1043,9 +1107,14 @@ def evaluate_checkpoint(
         )
         if v is not None
     ]
-    if len(given) != 1:
+    if run_data and (given or test_root is not None or test_embeddings is not None):
         raise CpckitError(
-            "give exactly one of --audio-root, --image-root, --embeddings"
+            "--run-data evaluates on the run's own data and split; it takes no --audio-root, "
+            "--image-root, --embeddings or --test-root"
+        )
+    if len(given) != 1 and not run_data:
+        raise CpckitError(
+            "give exactly one of --audio-root, --image-root, --embeddings (or --run-data)"
             + (f" (got {' and '.join(f for f, _ in given)})" if given else "")
         )
     if test_root is not None and embeddings is not None:
@@ -1056,11 +1125,14 @@ def evaluate_checkpoint(
         raise CpckitError("--test-embeddings goes with --embeddings")
     _check_options(opts, test_root is not None or test_embeddings is not None)
     pre = load(checkpoint)
+    opts = resolve_options(opts, pre.config, run_data)
     ckpt = Path(checkpoint)
     run_dir = ckpt if ckpt.is_dir() else ckpt.parent
     out = Path(out_dir) if out_dir is not None else run_dir
 
-    if embeddings is not None:
+    if run_data:
+        modality = pre.modalities[0]
+    elif embeddings is not None:
         from cpckit.evaluation.embed import load_embeddings
 
         modality = str(load_embeddings(embeddings).get("modality", np.asarray("audio")))
@@ -1070,6 +1142,8 @@ def evaluate_checkpoint(
         raise CpckitError(f"the checkpoint has no {modality} encoder; it has {pre.modalities}")
     names = _baseline_names(opts, modality, embeddings is not None)
     label_key = opts.label_key
+    if run_data and label_key is None:
+        label_key = "label"  # the labels the run's own probe uses
     if (
         label_key is None
         and modality == "image"
@@ -1083,7 +1157,10 @@ def evaluate_checkpoint(
             "parent folder, or a label array of --embeddings), or --frame-labels"
         )
     keys = [("--label-key", label_key), ("--group-key", opts.group_key)]
-    if embeddings is not None:
+    if run_data:
+        data = _run_data(pre, modality, opts)
+        _check_keys(data.labels, keys, False)
+    elif embeddings is not None:
         data = _embeddings_data(pre, embeddings, test_embeddings, bool(names), keys)
     else:
         root = audio_root if audio_root is not None else image_root
@@ -1097,18 +1174,20 @@ def evaluate_checkpoint(
 
     y = g = None
     label_names: list[str] = []
-    if label_key is not None:
+    if run_data and label_key == "label" and data.emb.labels is not None:
+        y, label_names = data.emb.labels, list(data.info["label_names"])
+    elif label_key is not None:
         y, label_names = _codes(_key_values(data, label_key, "--label-key"))
     if opts.group_key is not None:
         g, _ = _codes(_key_values(data, opts.group_key, "--group-key"))
-    protocol = _protocol_name(opts, data.fixed is not None)
+    protocol = RUN_SPLIT if run_data else _protocol_name(opts, data.fixed is not None)
     rows: list[dict[str, Any]] = []
     cfg = pre.config
     random_emb = None
     if "random" in names:
         assert data.rows is not None
         random_emb = _embed(
-            _random_model(cfg, opts.seed),
+            random_model(cfg, opts.seed),
             modality,
             data.rows,
             cfg,
@@ -1117,27 +1196,17 @@ def evaluate_checkpoint(
             "embedding (random init)",
         )
     if y is not None:
-        sets: list[tuple[str, str, np.ndarray]] = [
-            ("CPC", "context (pooled)", data.emb.context),
-            ("CPC", "latent (pooled)", data.emb.latent),
-        ]
-        if random_emb is not None:
-            sets += [
-                ("random init", "context (pooled)", random_emb.context),
-                ("random init", "latent (pooled)", random_emb.latent),
-            ]
+        inputs = []
         for b in ("mfcc", "pixels"):
             if b in names:
                 assert data.rows is not None
-                feats = _input_features(b, data.rows, int(cfg.data.sample_rate))
-                label = "MFCC statistics" if b == "mfcc" else "raw pixels"
-                sets.append((label, "input", feats))
-        chance = 0.0
+                feats = input_features(b, data.rows, int(cfg.data.sample_rate))
+                inputs.append((INPUT_BASELINES[b], feats))
         level = "utterance" if modality == "audio" else "image"
-        for name, features, x in sets:
-            res = _probe(x, y, g, data.fixed, opts)
-            chance = float(res.chance_accuracy)
-            rows.append(_row(name, features, level, protocol, res, opts.classifier))
+        utt, chance = utterance_rows(
+            data.emb, random_emb, inputs, y, g, data.fixed, opts, level, protocol
+        )
+        rows += utt
         trained: list[str] = [b for b in ("supervised", "finetune") if b in names]
         if trained:
             splits = protocol_splits(
@@ -1162,9 +1231,11 @@ def evaluate_checkpoint(
         rows += frame_rows
     geometry = []
     if opts.geometry and data.emb.n_steps.any():
-        geometry.append(_geometry("CPC", data.emb))
+        # on a run's own data, the held-out rows, as metrics.json measures them
+        held = data.fixed[1] if run_data and data.fixed is not None else np.arange(len(data.emb.n_steps))
+        geometry.append(geometry_row("CPC", data.emb.take(held)))
         if random_emb is not None:
-            geometry.append(_geometry("random init", random_emb))
+            geometry.append(geometry_row("random init", random_emb.take(held)))
     out.mkdir(parents=True, exist_ok=True)
     figures = []
     if opts.tsne:
