@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from cpckit.cli import main
+from run_checks import check_files, check_final_loss, check_geometry
 
 TINY = [
     "model.z_dim=16",
@@ -58,7 +59,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_train_writes_every_file_of_the_run_folder(tiny_run: tuple[Path, str]) -> None:
     out, _ = tiny_run
-    for name in [
+    names = [
         "config.yaml",
         "cpc_model.pth",
         "checkpoints/last.ckpt",
@@ -69,16 +70,15 @@ def test_train_writes_every_file_of_the_run_folder(tiny_run: tuple[Path, str]) -
         "metrics.json",
         "report.html",
         "report.md",
-    ]:
-        path = out / name
-        assert path.is_file() and path.stat().st_size > 0, name
+    ]
+    check_files(out, names)
 
 
 def test_train_metrics_and_losses_are_consistent(tiny_run: tuple[Path, str]) -> None:
     out, printed = tiny_run
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("final_loss", "alignment", "uniformity"):
-        assert np.isfinite(metrics[key]), key
+    check_final_loss(out, metrics)
+    check_geometry(metrics)
     assert 0.0 <= metrics["probe"]["test_accuracy"] <= 1.0
     assert 0.0 <= metrics["probe"]["train_accuracy"] <= 1.0
     with (out / "losses.csv").open() as fh:

@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from cpckit.cli import main
+from run_checks import check_files, check_final_loss
 
 REPO = Path(__file__).resolve().parents[1]
 FSDD_CONFIG = REPO / "configs" / "fsdd.yaml"
@@ -88,25 +89,26 @@ def real_run(
 
 def test_real_audio_run_writes_the_run_folder(real_run: tuple[Path, str, list[str]]) -> None:
     out, _, _ = real_run
-    for name in [
-        "config.yaml",
-        "cpc_model.pth",
-        "checkpoints/last.ckpt",
-        "losses.csv",
-        "losses.npy",
-        "training_curve.png",
-        "tsne_audio.png",
-        "metrics.json",
-        "report.md",
-    ]:
-        path = out / name
-        assert path.is_file() and path.stat().st_size > 0, name
+    check_files(
+        out,
+        [
+            "config.yaml",
+            "cpc_model.pth",
+            "checkpoints/last.ckpt",
+            "losses.csv",
+            "losses.npy",
+            "training_curve.png",
+            "tsne_audio.png",
+            "metrics.json",
+            "report.md",
+        ],
+    )
 
 
 def test_real_audio_run_reports_probes_and_baselines(real_run: tuple[Path, str, list[str]]) -> None:
     out, printed, _ = real_run
     metrics = json.loads((out / "metrics.json").read_text())
-    assert np.isfinite(metrics["final_loss"])
+    check_final_loss(out, metrics)
     assert metrics["probe"]["n_train"] == 14 and metrics["probe"]["n_test"] == 6
     for key in ("probe", "latent_probe"):
         assert 0.0 <= metrics[key]["test_accuracy"] <= 1.0

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from cpckit.cli import main
+from run_checks import check_files, check_final_loss, check_geometry
 
 # 16x16 images, 8x8 patches at stride 4: a 3x3 grid, 9 latent steps, K = 2.
 TINY_IMAGE = [
@@ -59,15 +60,13 @@ def _train(*args: str) -> str:
 
 
 def _check_files(out: Path, names: list[str]) -> None:
-    for name in names:
-        path = out / name
-        assert path.is_file() and path.stat().st_size > 0, name
+    check_files(out, names)
     assert any((out / "checkpoints").glob("*.ckpt"))
 
 
 def _check_section(section: dict, baseline_features: str) -> None:  # type: ignore[type-arg]
     assert 0.0 <= section["probe"]["test_accuracy"] <= 1.0
-    assert np.isfinite(section["alignment"]) and np.isfinite(section["uniformity"])
+    check_geometry(section)
     rows = {row["name"]: row for row in section["baselines"]}
     assert {"CPC", "random init", baseline_features} <= set(rows)
 
@@ -107,7 +106,7 @@ def test_img_e2e_synthetic_images(tmp_path: Path) -> None:
     _check_files(out, [*RUN_FILES, "tsne_image.png"])
     metrics = json.loads((out / "metrics.json").read_text())
     _check_section(metrics, "raw pixels")
-    assert np.isfinite(metrics["final_loss"])
+    check_final_loss(out, metrics)
     assert "data: augmentation: ImageAugment(" in printed and "3x3 grid" in printed
 
 
@@ -158,7 +157,7 @@ def test_img_e2e_multimodal_pairs(tmp_path: Path) -> None:
     )
     _check_files(out, [*RUN_FILES, "tsne_audio.png", "tsne_image.png"])
     metrics = json.loads((out / "metrics.json").read_text())
-    assert np.isfinite(metrics["final_loss"])
+    check_final_loss(out, metrics)
     _check_section(metrics["audio"], "MFCC statistics")
     _check_section(metrics["image"], "raw pixels")
     names = {row["name"] for row in metrics["baselines"]}

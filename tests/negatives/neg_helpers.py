@@ -37,18 +37,12 @@ def make_query(
     groups: Tensor | None = None,
     other: CPCOutput | None = None,
 ) -> NegativeQuery:
-    """The query :meth:`CPCObjective.query` builds, written out."""
-    return NegativeQuery(
-        q=sim.query(out.pred),
-        keys=sim.key(out.z),
-        valid=out.valid,
-        groups=groups,
-        other_keys=None if other is None else sim.key(other.z),
-        other_valid=None if other is None else other.valid,
-        scale=sim.scale,
-        raw_keys=out.z if sim.kind != "dot" else None,
-        normalized=sim.kind == "cosine",
-    )
+    """The query the objective itself builds (:meth:`CPCObjective.query`), not a copy of it."""
+    from cpckit.negatives.in_batch import InBatchSampler
+    from cpckit.objective import CPCObjective
+
+    objective = CPCObjective({"audio": [InBatchSampler(1)]}, sim)
+    return objective.query(out, other, groups)
 
 
 def reference_scores(query: NegativeQuery, neg: Tensor) -> Tensor:

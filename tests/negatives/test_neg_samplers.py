@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 import torch
 import torch.nn.functional as F
-from neg_helpers import check_against_reference, make_output, make_query
+from neg_helpers import check_against_reference, make_output, make_query, similarity
 
 from cpckit.negatives.base import NegativeSampler, positive_index, score_per_prediction
 from cpckit.negatives.cross_modal import CrossModalSampler
@@ -319,3 +319,22 @@ def test_neg_cosine_synthetic_uses_exact_norm() -> None:
     assert torch.allclose(neg.norm(dim=-1), torch.ones(()).double())
     ref = (F.normalize(out.pred, dim=-1).unsqueeze(-2) * neg).sum(-1) / 0.2
     assert torch.allclose(res.scores, ref)
+
+
+@pytest.mark.parametrize("kind", ["dot", "cosine"])
+def test_neg_objective_query_scores_equal_a_naive_similarity(kind: str) -> None:
+    """q . key * scale of the objective's query is the similarity written out for one pair."""
+
+    out = make_output(2, 6, 2, 5, seed=7)
+    other = make_output(2, 6, 2, 5, seed=8)
+    query = make_query(out, Similarity(kind, 0.3), other=other)
+    for b, t, k, b2, t2 in [(0, 0, 0, 1, 5), (1, 3, 1, 0, 2), (1, 1, 0, 1, 1)]:
+        got = float((query.q[b, t, k] * query.keys[b2, t2]).sum() * query.scale)
+        want = similarity(kind, 0.3, out.pred[b, t, k], out.z[b2, t2])
+        assert got == pytest.approx(want, rel=1e-9)
+        assert query.other_keys is not None
+        got_other = float((query.q[b, t, k] * query.other_keys[b2, t2]).sum() * query.scale)
+        assert got_other == pytest.approx(
+            similarity(kind, 0.3, out.pred[b, t, k], other.z[b2, t2]), rel=1e-9
+        )
+    assert (query.raw_keys is None) == (kind == "dot")
