@@ -12,6 +12,19 @@ import numpy as np
 from PIL import Image
 
 
+RUN_FILES = [
+    "config.yaml",
+    "cpc_model.pth",
+    "checkpoints/last.ckpt",
+    "losses.csv",
+    "losses.npy",
+    "training_curve.png",
+    "metrics.json",
+    "report.md",
+]
+"""Files every finished run folder holds."""
+
+
 def check_files(out: Path, names: list[str]) -> None:
     """Each file exists and holds what its kind promises (a decodable PNG, parseable JSON...)."""
     for name in names:
