@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-
 RUN_FILES = [
     "config.yaml",
     "cpc_model.pth",
