@@ -1,18 +1,13 @@
-"""Downloads, checksums, resume and extraction against a local HTTP server."""
+"""Preparing FSDD, LibriSpeech and CIFAR-10 from archives served by a local HTTP server."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import pickle
-import re
-import tarfile
-import threading
-import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -20,88 +15,19 @@ import soundfile as sf
 from PIL import Image
 
 from cpckit.data.audio import AudioFolderDataset
+from cpckit.data.download import download
 from cpckit.data.librispeech import LibriSpeechDataset
-from cpckit.data.prepare import download, extract, prepare, prepare_main, verify_checksum
+from cpckit.data.prepare import prepare, prepare_main
 from cpckit.errors import ConfigError, DataError
 
+if TYPE_CHECKING:
+    from conftest import FileServer
 
-@dataclass
-class FileServer:
-    """Files served over HTTP on 127.0.0.1, with Range support and a request log."""
-
-    url: str
-    files: dict[str, bytes] = field(default_factory=dict)
-    requests: list[tuple[str, str | None]] = field(default_factory=list)
-    break_after: dict[str, int] = field(default_factory=dict)  # path -> bytes sent, once
-    honour_range: bool = True
-
-    def range_requests(self, name: str) -> list[str | None]:
-        return [r for p, r in self.requests if p == f"/{name}"]
-
-
-@pytest.fixture
-def server() -> Iterator[FileServer]:
-    state = FileServer(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
-            pass
-
-        def do_GET(self) -> None:
-            rng = self.headers.get("Range")
-            state.requests.append((self.path, rng))
-            body = state.files.get(self.path)
-            if body is None:
-                self.send_error(404, "not here")
-                return
-            start, status = 0, 200
-            if rng is not None and state.honour_range:
-                m = re.fullmatch(r"bytes=(\d+)-", rng)
-                if m is not None:
-                    start = int(m.group(1))
-                    if start >= len(body):
-                        self.send_response(416)
-                        self.send_header("Content-Range", f"bytes */{len(body)}")
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
-                    status = 206
-            payload = body[start:]
-            self.send_response(status)
-            if status == 206:
-                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            cut = state.break_after.pop(self.path, None)
-            self.wfile.write(payload if cut is None else payload[:cut])
-            if cut is not None:
-                self.wfile.flush()
-                self.close_connection = True
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+TarGz = Callable[[dict[str, bytes]], bytes]
 
 
 def _md5(data: bytes) -> str:
     return "md5:" + hashlib.md5(data).hexdigest()
-
-
-def _tar_gz(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _flac_bytes(seconds: float = 0.2, rate: int = 16000) -> bytes:
@@ -118,112 +44,11 @@ def _wav_bytes(seconds: float = 0.3, rate: int = 8000) -> bytes:
     return buf.getvalue()
 
 
-def test_download_checks_the_checksum_and_keeps_no_part_file(server: FileServer, tmp_path: Path):
-    data = np.random.default_rng(0).bytes(50_000)
-    server.files["/a.bin"] = data
-    out = download(f"{server.url}/a.bin", tmp_path / "a.bin", checksum=_md5(data), progress=False)
-    assert out.read_bytes() == data and not (tmp_path / "a.bin.part").exists()
-    sha = "sha256:" + hashlib.sha256(data).hexdigest()
-    verify_checksum(out, sha)
-    # done work is not repeated: no second request
-    download(f"{server.url}/a.bin", out, checksum=sha, progress=False)
-    assert server.range_requests("a.bin") == [None]
-
-
-def test_checksum_mismatch_is_an_error_and_deletes_the_download(server: FileServer, tmp_path: Path):
-    server.files["/a.bin"] = b"hello world"
-    wrong = "md5:" + "0" * 32
-    with pytest.raises(DataError) as err:
-        download(f"{server.url}/a.bin", tmp_path / "a.bin", checksum=wrong, progress=False)
-    got = hashlib.md5(b"hello world").hexdigest()
-    assert str(err.value).startswith(
-        f"checksum mismatch for {tmp_path / 'a.bin.part'}: expected md5 {'0' * 32}, got {got} "
-        f"(downloaded from {server.url}/a.bin; the file was deleted"
-    )
-    assert not (tmp_path / "a.bin").exists() and not (tmp_path / "a.bin.part").exists()
-
-
-def test_partial_download_resumes_with_a_range_request(server: FileServer, tmp_path: Path):
-    data = np.random.default_rng(1).bytes(200_000)
-    server.files["/big.tar.gz"] = data
-    (tmp_path / "big.tar.gz.part").write_bytes(data[:70_000])
-    out = download(
-        f"{server.url}/big.tar.gz", tmp_path / "big.tar.gz", checksum=_md5(data), progress=False
-    )
-    assert server.range_requests("big.tar.gz") == ["bytes=70000-"]
-    assert out.read_bytes() == data
-
-
-def test_server_ignoring_range_restarts_the_file(server: FileServer, tmp_path: Path):
-    data = np.random.default_rng(3).bytes(10_000)
-    server.files["/f.bin"] = data
-    server.honour_range = False
-    (tmp_path / "f.bin.part").write_bytes(b"stale bytes from another file")
-    out = download(f"{server.url}/f.bin", tmp_path / "f.bin", checksum=_md5(data), progress=False)
-    assert out.read_bytes() == data and server.range_requests("f.bin") == ["bytes=29-"]
-
-
-def test_complete_part_file_is_accepted_after_a_416(server: FileServer, tmp_path: Path):
-    data = b"x" * 1000
-    server.files["/f.bin"] = data
-    (tmp_path / "f.bin.part").write_bytes(data)
-    out = download(f"{server.url}/f.bin", tmp_path / "f.bin", checksum=_md5(data), progress=False)
-    assert out.read_bytes() == data and server.range_requests("f.bin") == ["bytes=1000-"]
-
-
-def test_broken_connection_is_resumed_from_where_it_stopped(server: FileServer, tmp_path: Path):
-    data = np.random.default_rng(2).bytes(300_000)
-    server.files["/f.bin"] = data
-    server.break_after["/f.bin"] = 100_000
-    out = download(
-        f"{server.url}/f.bin", tmp_path / "f.bin", checksum=_md5(data), progress=False, retry_wait=0
-    )
-    assert out.read_bytes() == data
-    ranges = server.range_requests("f.bin")
-    assert ranges[0] is None and len(ranges) == 2
-    assert ranges[1] is not None and int(ranges[1].removeprefix("bytes=").rstrip("-")) >= 100_000
-
-
-def test_missing_url_is_a_clear_error(server: FileServer, tmp_path: Path):
-    with pytest.raises(DataError, match=r"could not download http://127.0.0.1:\d+/nope: HTTP 404"):
-        download(f"{server.url}/nope", tmp_path / "nope", progress=False)
-
-
-def test_extract_zip_and_refuse_path_traversal(tmp_path: Path):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("top/a.txt", "A")
-        zf.writestr("top/sub/b.txt", "B")
-    (tmp_path / "ok.zip").write_bytes(buf.getvalue())
-    extract(tmp_path / "ok.zip", tmp_path / "out")
-    assert (tmp_path / "out/top/sub/b.txt").read_text() == "B"
-
-    evil = tmp_path / "evil.tar.gz"
-    evil.write_bytes(_tar_gz({"fine.txt": b"ok", "../escaped.txt": b"bad"}))
-    with pytest.raises(DataError, match=r"member '../escaped.txt' would be written outside"):
-        extract(evil, tmp_path / "out2")
-    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "out2/fine.txt").exists()
-
-
-def test_extract_skips_symlinks(tmp_path: Path):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        link = tarfile.TarInfo("link")
-        link.type = tarfile.SYMTYPE
-        link.linkname = "/etc/passwd"
-        tf.addfile(link)
-        info = tarfile.TarInfo("real.txt")
-        info.size = 2
-        tf.addfile(info, io.BytesIO(b"hi"))
-    (tmp_path / "a.tar.gz").write_bytes(buf.getvalue())
-    extract(tmp_path / "a.tar.gz", tmp_path / "out")
-    assert (tmp_path / "out/real.txt").read_text() == "hi"
-    assert not (tmp_path / "out/link").exists() and not (tmp_path / "out/link").is_symlink()
-
-
-def test_prepare_fsdd_downloads_extracts_and_loads(server: FileServer, tmp_path: Path):
+def test_prepare_fsdd_downloads_extracts_and_loads(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
     top = "free-spoken-digit-dataset-1.0.9/recordings"
-    archive = _tar_gz(
+    archive = tar_gz(
         {f"{top}/{d}_{s}_0.wav": _wav_bytes() for d in range(2) for s in ("ann", "bob")}
     )
     server.files["/v1.0.9.tar.gz"] = archive
@@ -239,8 +64,8 @@ def test_prepare_fsdd_downloads_extracts_and_loads(server: FileServer, tmp_path:
     assert again == path and len(server.requests) == 1
 
 
-def test_prepare_librispeech_subset(server: FileServer, tmp_path: Path):
-    archive = _tar_gz(
+def test_prepare_librispeech_subset(server: FileServer, tmp_path: Path, tar_gz: TarGz):
+    archive = tar_gz(
         {
             "LibriSpeech/dev-clean/19/198/19-198-0001.flac": _flac_bytes(),
             "LibriSpeech/dev-clean/84/121/84-121-0002.flac": _flac_bytes(),
@@ -261,7 +86,7 @@ def test_prepare_librispeech_subset(server: FileServer, tmp_path: Path):
     assert ds.utterance_ids == ["19-198-0001", "84-121-0002"] and ds.label_names == ["19", "84"]
 
 
-def _cifar_archive(rng: np.random.Generator) -> tuple[bytes, np.ndarray, np.ndarray]:
+def _cifar_archive(rng: np.random.Generator, tar_gz: TarGz) -> tuple[bytes, np.ndarray, np.ndarray]:
     """A tiny CIFAR-10 python tarball: 1 training batch of 12 images, a test batch of 6."""
     names = [
         b"airplane",
@@ -288,11 +113,13 @@ def _cifar_archive(rng: np.random.Generator) -> tuple[bytes, np.ndarray, np.ndar
             {b"data": test, b"labels": [1, 0, 3, 1, 1, 0]}, protocol=2
         ),
     }
-    return _tar_gz(members), train, test
+    return tar_gz(members), train, test
 
 
-def test_prepare_cifar10_writes_png_class_folders(server: FileServer, tmp_path: Path):
-    archive, train, _ = _cifar_archive(np.random.default_rng(0))
+def test_prepare_cifar10_writes_png_class_folders(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
+    archive, train, _ = _cifar_archive(np.random.default_rng(0), tar_gz)
     server.files["/cifar-10-python.tar.gz"] = archive
     opts: dict[str, object] = dict(
         classes=["airplane", "automobile"],
@@ -319,7 +146,9 @@ def test_prepare_cifar10_writes_png_class_folders(server: FileServer, tmp_path: 
     assert len(server.requests) == 1
 
 
-def test_prepare_cifar10_refuses_a_pickle_with_code(server: FileServer, tmp_path: Path):
+def test_prepare_cifar10_refuses_a_pickle_with_code(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
     class Evil:
         def __reduce__(self) -> tuple[Callable[..., object], tuple[str]]:
             return (print, ("pwned",))
@@ -328,7 +157,7 @@ def test_prepare_cifar10_refuses_a_pickle_with_code(server: FileServer, tmp_path
         "cifar-10-batches-py/batches.meta": pickle.dumps({b"label_names": [b"airplane"]}),
         "cifar-10-batches-py/data_batch_1": pickle.dumps({b"data": Evil()}),
     }
-    archive = _tar_gz(members)
+    archive = tar_gz(members)
     server.files["/cifar-10-python.tar.gz"] = archive
     with pytest.raises(
         DataError, match=r"data_batch_1 could not be read: refusing to load builtins.print"
@@ -382,10 +211,11 @@ def test_prepare_command_downloads_and_prints_the_next_step(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     cli_with_prepare: Callable[..., int],
+    tar_gz: TarGz,
 ):
     import cpckit.data.prepare as prepare_module
 
-    archive = _tar_gz(
+    archive = tar_gz(
         {
             f"free-spoken-digit-dataset-1.0.9/recordings/{d}_ann_0.wav": _wav_bytes()
             for d in range(2)
