@@ -41,8 +41,8 @@ from torch.utils.data import DataLoader
 from cpckit.config import load_config
 from cpckit.data.audio import AudioFolderDataset
 from cpckit.data.audio_bundle import real_audio_bundle
+from cpckit.data.bundle import make_loader
 from cpckit.data.collate import collate
-from cpckit.data.datamodule import make_loader
 from cpckit.perf.step import TrainStep
 
 

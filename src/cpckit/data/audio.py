@@ -34,8 +34,9 @@ import soundfile as sf
 import soxr
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 
+from cpckit.data.bundle import WorkerRNG
 from cpckit.data.labels import encode_labels, parse_names
 from cpckit.errors import ConfigError, DataError
 
@@ -319,8 +320,7 @@ class AudioFolderDataset(Dataset[dict[str, Tensor]]):
             )
         self.dropped: list[str] = []
         self._drop_short()
-        self._rng: np.random.Generator | None = None
-        self._rng_owner: tuple[int, int | None] | None = None
+        self._rng = WorkerRNG(self.seed)
 
     # ------------------------------------------------------------------ construction
 
@@ -435,7 +435,7 @@ class AudioFolderDataset(Dataset[dict[str, Tensor]]):
         view = copy.copy(self)
         view._take(idx % max(len(self), 1))
         view.dropped = list(self.dropped)
-        view._rng, view._rng_owner = None, None
+        view._rng = WorkerRNG(self.seed)
         return view
 
     def with_window(
@@ -485,18 +485,6 @@ class AudioFolderDataset(Dataset[dict[str, Tensor]]):
             raise DataError(f"could not decode audio file {path}: {err}") from None
         return normalize_waveform(wave) if self.normalize else wave
 
-    def _generator(self) -> np.random.Generator:
-        # One generator per process: seeded by ``seed`` in the main process, and by
-        # ``(seed, worker seed)`` in a DataLoader worker (the worker seed comes from
-        # the loader's generator, so a seeded loader gives reproducible crops too).
-        info = get_worker_info()
-        owner = (os.getpid(), None if info is None else int(info.seed))
-        if self._rng is None or self._rng_owner != owner:
-            entropy = [self.seed] if info is None else [self.seed, int(info.seed) % (2**63)]
-            self._rng = np.random.default_rng(entropy)
-            self._rng_owner = owner
-        return self._rng
-
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         n_items = len(self)
         if not -n_items <= i < n_items:
@@ -509,7 +497,7 @@ class AudioFolderDataset(Dataset[dict[str, Tensor]]):
             out = np.array(wave, dtype=np.float32)
             valid = n
         elif n > window:
-            start = int(self._generator().integers(0, n - window + 1))
+            start = int(self._rng.numpy_generator().integers(0, n - window + 1))
             out = np.array(wave[start : start + window], dtype=np.float32)
             valid = window
         else:

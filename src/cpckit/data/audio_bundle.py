@@ -1,7 +1,7 @@
 """Real audio for a run: a folder of recordings split into CPC windows and probe clips.
 
 :func:`real_audio_bundle` turns the ``data`` section of a config into the
-datasets of a run (:class:`~cpckit.data.datamodule.DataBundle`):
+datasets of a run (:class:`~cpckit.data.bundle.DataBundle`):
 
 - the clips under ``data.audio_root``: any folder of wav / flac / ogg files
   (labels from file names with ``data.label_regex``, or from folders with the
@@ -32,7 +32,7 @@ import numpy as np
 
 from cpckit.config import Config
 from cpckit.data.audio import AudioFolderDataset, find_audio_files, supported_extensions
-from cpckit.data.datamodule import DataBundle
+from cpckit.data.bundle import DataBundle
 from cpckit.data.labels import FOLDER_KEY, NAME_PATTERNS, compile_label_regex
 from cpckit.data.librispeech import LibriSpeechDataset, in_librispeech_layout
 from cpckit.data.splits import Split, split_by_group, split_by_lists, split_by_ratio

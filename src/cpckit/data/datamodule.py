@@ -2,37 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-import torch
-from torch.utils.data import DataLoader, Dataset
-
 from cpckit.config import Config
+from cpckit.data.bundle import DataBundle
 from cpckit.data.synthetic import SyntheticAudioDataset
 
-__all__ = ["DataBundle", "build_datasets", "make_loader"]
-
-
-@dataclass
-class DataBundle:
-    """Datasets of one run.
-
-    Attributes:
-        train: CPC training examples (fixed-size windows).
-        probe_train: examples the probe is fit on (whole clips for real audio).
-        probe_test: held-out examples the probe is tested on.
-        val: optional validation examples for the loss.
-        label_names: label index -> name.
-        info: facts worth printing (counts, skipped files).
-    """
-
-    train: Dataset[Any]
-    probe_train: Dataset[Any]
-    probe_test: Dataset[Any]
-    val: Dataset[Any] | None = None
-    label_names: list[str] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
+__all__ = ["build_datasets"]
 
 
 def _synthetic_audio(cfg: Config) -> DataBundle:
@@ -72,28 +46,3 @@ def build_datasets(cfg: Config) -> DataBundle:
     from cpckit.data.image_bundle import multimodal_bundle
 
     return multimodal_bundle(cfg)
-
-
-def make_loader(
-    ds: Dataset[Any],
-    batch_size: int,
-    *,
-    shuffle: bool,
-    num_workers: int = 0,
-    seed: int = 0,
-    drop_last: bool = False,
-) -> DataLoader[Any]:
-    from cpckit.data.collate import collate
-
-    gen = torch.Generator()
-    gen.manual_seed(seed)
-    return DataLoader(
-        ds,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        num_workers=num_workers,
-        collate_fn=collate,
-        drop_last=drop_last,
-        generator=gen,
-        persistent_workers=num_workers > 0,
-    )

@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from cpckit.data.bundle import WorkerRNG
 from cpckit.errors import DataError
 
 __all__ = [
@@ -253,10 +254,7 @@ class ImageAugment:
         self.color_jitter = color_jitter
         self.grayscale_p = grayscale_p
         self.seed = seed
-        self._generator: torch.Generator | None = None
-        self._worker_seed: int | None = None
-        if seed is not None:
-            self._generator = torch.Generator().manual_seed(seed)
+        self._rng = None if seed is None else WorkerRNG(seed)
 
     def __repr__(self) -> str:
         return (
@@ -264,16 +262,6 @@ class ImageAugment:
             f"horizontal_flip={self.horizontal_flip}, color_jitter={self.color_jitter}, "
             f"grayscale_p={self.grayscale_p}, seed={self.seed})"
         )
-
-    def _current_generator(self) -> torch.Generator | None:
-        if self.seed is None:
-            return None
-        info = torch.utils.data.get_worker_info()
-        if info is not None and info.seed != self._worker_seed:
-            self._worker_seed = info.seed
-            mixed = np.random.SeedSequence([self.seed, info.seed % 2**63]).generate_state(1)[0]
-            self._generator = torch.Generator().manual_seed(int(mixed))
-        return self._generator
 
     def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         single = images.dim() == 3
@@ -283,7 +271,9 @@ class ImageAugment:
             raise ValueError(
                 f"images must have shape (3, H, W) or (B, 3, H, W), got {tuple(images.shape)}"
             )
-        gen = generator if generator is not None else self._current_generator()
+        gen = generator
+        if gen is None and self._rng is not None:
+            gen = self._rng.torch_generator()
         x = images.float()
         if self.crop_scale is not None:
             x = self._resized_crop(x, gen, self.crop_scale)

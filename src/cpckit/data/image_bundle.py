@@ -1,7 +1,7 @@
 """Datasets of an image run and of a multimodal (audio + image) run.
 
 :func:`image_bundle` and :func:`multimodal_bundle` turn the ``data`` section
-of a config into a :class:`~cpckit.data.datamodule.DataBundle`:
+of a config into a :class:`~cpckit.data.bundle.DataBundle`:
 
 - **images**, synthetic (``data.use_mock_data``: pattern classes of
   :class:`~cpckit.data.synthetic_image.SyntheticImageDataset`, train and test
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cpckit.config import Config
-from cpckit.data.datamodule import DataBundle
+from cpckit.data.bundle import DataBundle
 from cpckit.data.image import ImageAugment, ImageFolderDataset
 from cpckit.data.paired import PairedCSVDataset, PairedSyntheticDataset
 from cpckit.data.splits import Split, split_by_group, split_by_ratio

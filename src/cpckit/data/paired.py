@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 
 from cpckit.data.audio import read_audio
+from cpckit.data.bundle import WorkerRNG
 from cpckit.data.image import ImageAugment, read_image
 from cpckit.data.synthetic import check_below_nyquist, sine_tone
 from cpckit.data.synthetic_image import (
@@ -323,8 +324,7 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
             self._audio = [self._decode_audio(i) for i in range(len(rows))]
             self._images = np.stack([self._decode_image(i) for i in range(len(rows))])
         self.mean, self.std, self._mean_t, self._std_t = normalization_tensors(normalize)
-        self._rng: np.random.Generator | None = None
-        self._rng_owner: tuple[int, int | None] | None = None
+        self._rng = WorkerRNG(self.seed)
 
     # ------------------------------------------------------------------ reading
 
@@ -401,7 +401,7 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
         view._rows = self._rows[idx]
         view.labels = self.labels[idx]
         view.groups = self.groups[idx]
-        view._rng, view._rng_owner = None, None
+        view._rng = WorkerRNG(self.seed)
         return view
 
     def with_window(self, window_samples: int | None) -> PairedCSVDataset:
@@ -432,17 +432,6 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
         row = int(self._rows[i])
         return self._images[row] if self._images is not None else self._decode_image(row)
 
-    def _generator(self) -> np.random.Generator:
-        # One generator per process: seeded by ``seed``, or by ``(seed, worker seed)``
-        # in a DataLoader worker, so workers crop differently and a seeded loader repeats.
-        info = get_worker_info()
-        owner = (os.getpid(), None if info is None else int(info.seed))
-        if self._rng is None or self._rng_owner != owner:
-            entropy = [self.seed] if info is None else [self.seed, int(info.seed) % (2**63)]
-            self._rng = np.random.default_rng(entropy)
-            self._rng_owner = owner
-        return self._rng
-
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         if not 0 <= i < len(self):
             raise IndexError(f"index {i} is out of range for {len(self)} pairs")
@@ -452,7 +441,7 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
         if window is None:
             audio, valid = np.array(wave, dtype=np.float32), n
         elif n > window:
-            start = int(self._generator().integers(0, n - window + 1))
+            start = int(self._rng.numpy_generator().integers(0, n - window + 1))
             audio, valid = np.array(wave[start : start + window], dtype=np.float32), window
         else:
             audio = np.zeros(window, dtype=np.float32)
