@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cpckit.data.image import ImageAugment
+from cpckit.data.image_augment import ImageAugment
 
 
 def _images(b: int = 4, size: int = 16) -> torch.Tensor:

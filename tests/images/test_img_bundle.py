@@ -12,7 +12,8 @@ from PIL import Image
 
 from cpckit.config import load_config
 from cpckit.data.datamodule import build_datasets
-from cpckit.data.image import ImageAugment, ImageFolderDataset
+from cpckit.data.image import ImageFolderDataset
+from cpckit.data.image_augment import ImageAugment
 from cpckit.data.image_bundle import check_image_grid, find_split_folders
 from cpckit.errors import ConfigError, DataError
 

@@ -12,10 +12,10 @@ from PIL import Image
 from cpckit.data.image import (
     CIFAR10_MEAN,
     CIFAR10_STD,
-    ImageAugment,
     ImageFolderDataset,
     image_to_tensor,
 )
+from cpckit.data.image_augment import ImageAugment
 from cpckit.errors import DataError
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cpckit.data.collate import collate
-from cpckit.data.image import ImageAugment
+from cpckit.data.image_augment import ImageAugment
 from cpckit.data.paired import PairedSyntheticDataset, tone_bands
 from cpckit.data.synthetic_image import make_pattern_image
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cpckit.data.image import ImageAugment
+from cpckit.data.image_augment import ImageAugment
 from cpckit.data.synthetic_image import PATTERN_NAMES, SyntheticImageDataset, make_pattern_image
 
 

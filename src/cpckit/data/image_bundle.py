@@ -27,7 +27,8 @@ from typing import Any, TypeVar
 
 from cpckit.config import Config
 from cpckit.data.bundle import DataBundle
-from cpckit.data.image import ImageAugment, ImageFolderDataset
+from cpckit.data.image import ImageFolderDataset
+from cpckit.data.image_augment import ImageAugment
 from cpckit.data.paired import PairedCSVDataset, PairedSyntheticDataset
 from cpckit.data.splits import Split, split_by_group, split_by_ratio
 from cpckit.data.synthetic_image import SyntheticImageDataset

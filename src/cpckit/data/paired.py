@@ -30,7 +30,8 @@ from torch.utils.data import Dataset
 
 from cpckit.data.audio import read_audio
 from cpckit.data.bundle import WorkerRNG
-from cpckit.data.image import ImageAugment, read_image
+from cpckit.data.image import read_image
+from cpckit.data.image_augment import ImageAugment
 from cpckit.data.synthetic import check_below_nyquist, sine_tone
 from cpckit.data.synthetic_image import (
     PATTERN_NAMES,

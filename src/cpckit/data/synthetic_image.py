@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from cpckit.data.image import ImageAugment, normalization_stats
+from cpckit.data.image import normalization_stats
+from cpckit.data.image_augment import ImageAugment
 
 __all__ = ["PATTERN_NAMES", "SyntheticImageDataset", "make_pattern_image"]
 
