@@ -52,7 +52,7 @@ class PretrainedCPC:
 
     def _prepare_audio(self, wave: Any, sample_rate: int | None) -> torch.Tensor:
         """A waveform as the model's input, decoded as a folder's clips are (same resampler)."""
-        from cpckit.data.audio import normalize_waveform, resample
+        from cpckit.data.audio_files import normalize_waveform, resample
 
         arr = wave.detach().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave)
         arr = arr.astype(np.float32)

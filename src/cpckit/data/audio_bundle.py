@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from cpckit.config import Config
-from cpckit.data.audio import AudioFolderDataset, find_audio_files, supported_extensions
+from cpckit.data.audio import AudioFolderDataset
+from cpckit.data.audio_files import find_audio_files, supported_extensions
 from cpckit.data.bundle import DataBundle
 from cpckit.data.labels import FOLDER_KEY, NAME_PATTERNS, compile_label_regex
 from cpckit.data.librispeech import LibriSpeechDataset, in_librispeech_layout

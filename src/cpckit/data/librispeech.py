@@ -19,7 +19,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from cpckit.data.audio import AudioFolderDataset, find_audio_files
+from cpckit.data.audio import AudioFolderDataset
+from cpckit.data.audio_files import find_audio_files
 from cpckit.data.labels import NAME_PATTERNS
 from cpckit.errors import ConfigError, DataError
 

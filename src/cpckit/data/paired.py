@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from cpckit.data.audio import read_audio
+from cpckit.data.audio_files import read_audio
 from cpckit.data.bundle import WorkerRNG
 from cpckit.data.image import read_image
 from cpckit.data.image_augment import ImageAugment
@@ -250,7 +250,7 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
     when every label is an integer); without a ``label`` column every label
     is ``-1``. Blank lines are skipped.
 
-    Audio is decoded with :func:`cpckit.data.audio.read_audio` (mono,
+    Audio is decoded with :func:`cpckit.data.audio_files.read_audio` (mono,
     resampled to ``sample_rate``); images with
     :func:`cpckit.data.image.read_image` (RGB, resized to ``image_size``),
     then scaled to [0, 1], augmented (when asked) and normalised.

@@ -172,7 +172,7 @@ def find_files(root: str | os.PathLike[str], modality: str) -> list[str]:
     if not base.is_dir():
         raise DataError(f"{flag} {base} is not a folder")
     if modality == "audio":
-        from cpckit.data.audio import supported_extensions
+        from cpckit.data.audio_files import supported_extensions
 
         files = _walk(base, tuple("." + e for e in AUDIO_EXTENSIONS))
         if not files:
