@@ -14,6 +14,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from cpckit.data.files import walk_files
 from cpckit.errors import DataError
 
 __all__ = [
@@ -143,12 +144,4 @@ def find_audio_files(
         raise DataError(f"audio root {base} does not exist")
     if not base.is_dir():
         raise DataError(f"audio root {base} is not a folder")
-    found: list[str] = []
-    suffixes = tuple("." + e for e in exts)
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        rel_dir = Path(dirpath).relative_to(base)
-        for name in filenames:
-            if not name.startswith(".") and name.lower().endswith(suffixes):
-                found.append((rel_dir / name).as_posix())
-    return sorted(found)
+    return walk_files(base, exts)

@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from cpckit.data.files import list_examples
 from cpckit.errors import ConfigError, DataError
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ParsedNames",
     "compile_label_regex",
     "encode_labels",
+    "match_names",
     "parse_names",
     "sort_names",
 ]
@@ -41,8 +43,6 @@ NAME_PATTERNS: dict[str, str] = {
     "librispeech": r"(?P<speaker>\d+)-(?P<chapter>\d+)-(?P<utterance>\d+)\.flac",
 }
 """Ready label regexes for known file-name layouts."""
-
-_MAX_LISTED = 5
 
 
 @dataclass
@@ -91,7 +91,10 @@ def _groups_text(pattern: re.Pattern[str]) -> str:
 
 
 def compile_label_regex(
-    pattern: str | re.Pattern[str], keys: Sequence[tuple[str, str | None]] = ()
+    pattern: str | re.Pattern[str],
+    keys: Sequence[tuple[str, str | None]] = (),
+    *,
+    option: str = "label_regex",
 ) -> re.Pattern[str]:
     """Compile a label regex and check that each key names one of its groups.
 
@@ -99,6 +102,7 @@ def compile_label_regex(
         pattern: the regex (matched against whole file names).
         keys: ``(argument name, key)`` pairs to check, e.g. ``("label_key", "digit")``;
             a key of None or :data:`FOLDER_KEY` (when not a group) is not checked.
+        option: the regex's name in messages (e.g. ``--label-regex``).
 
     Raises:
         DataError: the regex does not compile, or a key is not one of its named groups.
@@ -109,20 +113,89 @@ def compile_label_regex(
         try:
             compiled = re.compile(pattern)
         except re.error as err:
-            raise DataError(f"label_regex '{pattern}' is not a valid regex: {err}") from None
+            raise DataError(f"{option} '{pattern}' is not a valid regex: {err}") from None
     for arg, key in keys:
         if key is None or key in compiled.groupindex or key == FOLDER_KEY:
             continue
         raise DataError(
-            f"{arg} = {key!r} is not a named group of label_regex '{compiled.pattern}': "
+            f"{arg} = {key!r} is not a named group of {option} '{compiled.pattern}': "
             f"{_groups_text(compiled)}"
         )
     return compiled
 
 
-def _examples(paths: Sequence[str]) -> str:
-    shown = ", ".join(paths[:_MAX_LISTED])
-    return shown + (f", ... ({len(paths) - _MAX_LISTED} more)" if len(paths) > _MAX_LISTED else "")
+def match_names(
+    paths: Sequence[str],
+    regex: re.Pattern[str] | None,
+    keys: Sequence[str],
+    *,
+    strict: bool = True,
+    source: str = "the dataset",
+    option: str = "label_regex",
+) -> tuple[list[str], dict[str, list[str]], list[str]]:
+    """The value of each key for each file: a group of ``regex`` or the parent folder.
+
+    A key that names a group of ``regex`` (matched against the whole file
+    name) takes that group's text; any other key (:data:`FOLDER_KEY`) takes
+    the name of the file's parent folder. Files whose names do not match are
+    left out, and so, with ``strict``, are files lacking a value (a group
+    that took no part in the match, a file directly in the root); without
+    ``strict`` such a value is ``""``. A warning gives the count and the
+    first few names of the files left out.
+
+    Args:
+        paths: relative paths (``/``-separated) of the files.
+        regex: the compiled label regex, or None (folder keys only).
+        keys: the keys wanted.
+        strict: leave out files lacking a value.
+        source: where the files are, for messages (e.g. the root folder).
+        option: the regex's name in messages.
+
+    Returns:
+        ``(kept paths, {key: one string per kept path}, paths left out)``.
+
+    Raises:
+        DataError: no file is left.
+    """
+    kept: list[str] = []
+    values: dict[str, list[str]] = {k: [] for k in keys}
+    unmatched: list[str] = []
+    for rel in paths:
+        p = PurePosixPath(rel)
+        m = regex.fullmatch(p.name) if regex is not None else None
+        if regex is not None and m is None:
+            unmatched.append(rel)
+            continue
+        row: list[str | None] = []
+        for key in keys:
+            if m is not None and key in m.re.groupindex:
+                row.append(m.group(key))
+            else:  # folder key
+                row.append(p.parent.name if len(p.parts) >= 2 else None)
+        if strict and None in row:
+            unmatched.append(rel)
+            continue
+        kept.append(rel)
+        for key, value in zip(keys, row):
+            values[key].append(value or "")
+
+    what = f"{option} '{regex.pattern}'" if regex is not None else "a class folder"
+    if not kept:
+        raise DataError(
+            f"no file of the {len(paths)} in {source} matches {what} "
+            f"(e.g. {list_examples(list(paths))})"
+            if regex is not None
+            else f"no file of the {len(paths)} in {source} is in a class folder: "
+            f"folder labels need root/<class>/<file> (found {list_examples(list(paths))})"
+        )
+    if unmatched:
+        verb = "do not match" if regex is not None else "are not in"
+        warnings.warn(
+            f"{len(unmatched)} of {len(paths)} files in {source} {verb} {what} and are left out: "
+            f"{list_examples(unmatched)}",
+            stacklevel=3,
+        )
+    return kept, values, unmatched
 
 
 def parse_names(
@@ -175,53 +248,11 @@ def parse_names(
                     f"(e.g. '{NAME_PATTERNS['fsdd']}'), or the key 'folder'"
                 )
 
-    kept: list[str] = []
-    labels: list[str] = []
-    groups: list[str] = []
-    unmatched: list[str] = []
-    for rel in paths:
-        p = PurePosixPath(rel)
-        m = regex.fullmatch(p.name) if regex is not None else None
-        if regex is not None and m is None:
-            unmatched.append(rel)
-            continue
-        values: list[str] = []
-        ok = True
-        for key in (label_key, group_key):
-            if key is None:
-                values.append("")
-            elif m is not None and key in m.re.groupindex:
-                value = m.group(key)
-                ok = ok and value is not None
-                values.append(value or "")
-            else:  # folder key
-                ok = ok and len(p.parts) >= 2
-                values.append(p.parent.name)
-        if not ok:
-            unmatched.append(rel)
-            continue
-        kept.append(rel)
-        labels.append(values[0])
-        groups.append(values[1])
-
-    what = f"label_regex '{regex.pattern}'" if regex is not None else "a class folder"
-    if not kept:
-        raise DataError(
-            f"no file of the {len(paths)} in {source} matches {what} (e.g. {_examples(list(paths))})"
-            if regex is not None
-            else f"no file of the {len(paths)} in {source} is in a class folder: "
-            f"folder labels need root/<class>/<file> (found {_examples(list(paths))})"
-        )
-    if unmatched:
-        verb = "do not match" if regex is not None else "are not in"
-        warnings.warn(
-            f"{len(unmatched)} of {len(paths)} files in {source} {verb} {what} and are left out: "
-            f"{_examples(unmatched)}",
-            stacklevel=2,
-        )
+    keys = [k for k in dict.fromkeys((label_key, group_key)) if k is not None]
+    kept, values, unmatched = match_names(paths, regex, keys, source=source)
     return ParsedNames(
         paths=kept,
-        label_values=labels if label_key is not None else None,
-        group_values=groups if group_key is not None else None,
+        label_values=values[label_key] if label_key is not None else None,
+        group_values=values[group_key] if group_key is not None else None,
         unmatched=unmatched,
     )
