@@ -342,7 +342,7 @@ def finetune_checkpoint(
     from cpckit.api import load
     from cpckit.build import build_model
     from cpckit.data.labels import encode_labels
-    from cpckit.evaluation.embed import open_model_folders
+    from cpckit.data.rows import open_model_folders
     from cpckit.evaluation.protocols import _Rows, protocol_splits
     from cpckit.training.run_folder import atomic_write_text
 

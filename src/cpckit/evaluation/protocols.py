@@ -402,7 +402,7 @@ def _folder_data(
     opts: EvaluateOptions,
     keys: Sequence[tuple[str, str | None]],
 ) -> _Data:
-    from cpckit.evaluation.embed import open_model_folders
+    from cpckit.data.rows import open_model_folders
 
     cfg = pre.config
     folders = open_model_folders(
@@ -473,7 +473,7 @@ def _table_labels(table: dict[str, np.ndarray]) -> dict[str, list[str]]:
 
 def _table_rows(table: dict[str, np.ndarray], pre: Any, modality: str, where: str) -> Any:
     """The rows of a table, decoded again from the folder it records (for baselines)."""
-    from cpckit.evaluation.embed import AudioRows, open_folder
+    from cpckit.data.rows import AudioRows, open_folder
 
     root = str(table["root"]) if "root" in table else ""
     if not root or not Path(root).is_dir():
