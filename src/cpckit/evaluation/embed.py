@@ -50,7 +50,6 @@ arrays, no padding): :func:`frames_of` returns one row's sequence.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -186,17 +185,10 @@ def table_from(
 
 def save_embeddings(table: dict[str, np.ndarray], path: str | os.PathLike[str]) -> Path:
     """Write the table to ``path`` (exactly that name), atomically."""
+    from cpckit.training.run_folder import _atomic_write
+
     p = Path(path)
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **table)  # type: ignore[arg-type]
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    _atomic_write(p, lambda fh: np.savez(fh, **table))  # type: ignore[arg-type]
     return p
 
 
