@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from cpckit.perf.fastpath import single_thread, use_fast_path
+from cpckit.kernels.fastpath import single_thread, use_fast_path
 
 __all__ = ["CONTEXT_MODELS", "CausalTransformer", "GRUContext", "LSTMContext", "build_context"]
 

@@ -279,7 +279,7 @@ def test_perf_model_runs_under_cpu_autocast() -> None:
 
 
 def test_perf_fast_path_env_switch_runs_the_plain_modules(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cpckit.perf.fastpath import use_fast_path
+    from cpckit.kernels.fastpath import use_fast_path
 
     x = torch.randn(2, 1, 1600)
     assert use_fast_path(x)

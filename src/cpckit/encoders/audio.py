@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cpckit.perf.fastpath import use_fast_path
+from cpckit.kernels.fastpath import use_fast_path
 
 if TYPE_CHECKING:
     from cpckit.config import Config

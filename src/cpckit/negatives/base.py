@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cpckit.perf.fastpath import single_thread, use_fast_path
+from cpckit.kernels.fastpath import single_thread, use_fast_path
 
 __all__ = [
     "NegativeQuery",
@@ -240,7 +240,7 @@ class _ScoreGathered(torch.autograd.Function):
 
     Keeps no gathered tensor for backward (it gathers again). With
     ``one_thread`` the forward loop runs on one thread
-    (:func:`~cpckit.perf.fastpath.single_thread`), for cache-sized chunks.
+    (:func:`~cpckit.kernels.fastpath.single_thread`), for cache-sized chunks.
     """
 
     @staticmethod
