@@ -241,11 +241,11 @@ def test_perf_waveform_layer_norm_from_patch_statistics(
 ) -> None:
     """The first layer's norm computed from the k x k patch statistics matches
     conv1d + layer norm, with a learned scale and shift that are not 1 and 0."""
-    from cpckit.encoders import audio
+    from cpckit.kernels import conv
 
     calls = []
-    apply = audio._PatchNormReluPad.apply
-    monkeypatch.setattr(audio._PatchNormReluPad, "apply", lambda *a: calls.append(1) or apply(*a))
+    apply = conv.PatchNormReluPad.apply
+    monkeypatch.setattr(conv.PatchNormReluPad, "apply", lambda *a: calls.append(1) or apply(*a))
     torch.manual_seed(4)
     enc = ConvEncoder(rows, z_dim=7, norm="channel").double()
     with torch.no_grad():
