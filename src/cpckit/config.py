@@ -521,6 +521,11 @@ def load_config(
 ) -> Config:
     """Resolve a config: defaults < YAML file < CLI flags < ``key=value`` overrides.
 
+    Checks keys, types and values (:func:`validate`); the checks that need
+    the model (negatives mode, audio window) are
+    :func:`cpckit.build.check_config`, and :func:`cpckit.build.load_config`
+    runs both.
+
     Args:
         path: optional YAML file with sections as in :class:`Config`.
         overrides: ``section.key=value`` strings.
@@ -554,7 +559,7 @@ def load_config(
 
 
 def validate(cfg: Config) -> None:
-    """Check values and combinations that types alone cannot."""
+    """Check values and combinations that types alone cannot (see also :func:`cpckit.build.check_config`)."""
     positive_ints = {
         "model.z_dim": cfg.model.z_dim,
         "model.c_dim": cfg.model.c_dim,
@@ -657,13 +662,6 @@ def validate(cfg: Config) -> None:
                     f"audio_encoder.conv_layers[{i}] takes {row[0]} channels but layer {i - 1} "
                     f"gives {rows[i - 1][1]}"
                 )
-    from cpckit.negatives.registry import parse_mode  # late import: negatives import config
-
-    parse_mode(cfg.negatives.mode, cfg.negatives.samplers)
-    if cfg.data.modality in ("audio", "multimodal"):
-        from cpckit.encoders.audio import check_audio_window
-
-        check_audio_window(cfg)
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

@@ -9,7 +9,6 @@ padding masks can be checked before training starts.
 from __future__ import annotations
 
 import typing
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,16 +26,37 @@ from cpckit.kernels.conv import (
 )
 from cpckit.kernels.fastpath import use_fast_path
 
-if TYPE_CHECKING:
-    from cpckit.config import Config
-
 __all__ = [
     "ChannelNorm",
     "ConvEncoder",
     "MelEncoder",
-    "check_audio_window",
     "conv_output_length",
+    "conv_stack_downsampling",
+    "conv_stack_output_length",
+    "conv_stack_receptive_field",
 ]
+
+
+def conv_stack_downsampling(rows: list[list[int]]) -> int:
+    """Input samples per latent step of conv rows ``[in, out, kernel, stride, padding, dilation]``."""
+    return int(np.prod([r[3] for r in rows]))
+
+
+def conv_stack_receptive_field(rows: list[list[int]]) -> int:
+    """Input samples that one latent step of the conv rows sees."""
+    rf, jump = 1, 1
+    for _, _, k, s, _, d in rows:
+        rf += (k - 1) * d * jump
+        jump *= s
+    return rf
+
+
+def conv_stack_output_length(rows: list[list[int]], n_samples: int) -> int:
+    """Latent steps of the conv rows for ``n_samples`` input samples (exact conv arithmetic)."""
+    length = n_samples
+    for _, _, k, s, p, d in rows:
+        length = conv_output_length(length, k, s, p, d)
+    return length
 
 
 class ChannelNorm(nn.Module):
@@ -110,23 +130,16 @@ class ConvEncoder(nn.Module):
     @property
     def downsampling(self) -> int:
         """Input samples per latent step (product of the strides)."""
-        return int(np.prod([r[3] for r in self.rows]))
+        return conv_stack_downsampling(self.rows)
 
     @property
     def receptive_field(self) -> int:
         """Input samples that one latent step sees."""
-        rf, jump = 1, 1
-        for _, _, k, s, _, d in self.rows:
-            rf += (k - 1) * d * jump
-            jump *= s
-        return rf
+        return conv_stack_receptive_field(self.rows)
 
     def output_length(self, n_samples: int) -> int:
         """Latent steps for ``n_samples`` input samples (exact conv arithmetic)."""
-        length = n_samples
-        for _, _, k, s, p, d in self.rows:
-            length = conv_output_length(length, k, s, p, d)
-        return length
+        return conv_stack_output_length(self.rows, n_samples)
 
     def valid_mask(self, lengths: Tensor, n_latent: int) -> Tensor:
         """``(B, L)`` bool: latent steps whose input window ends inside the valid samples."""
@@ -272,73 +285,3 @@ class MelEncoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h = self.cnn(self.log_mel(x))
         return self.proj(h.transpose(1, 2))
-
-
-def build_audio_encoder_from(cfg: Config) -> ConvEncoder | MelEncoder:
-    """Audio encoder for a config (used by :mod:`cpckit.build`)."""
-    enc = cfg.audio_encoder
-    z_dim = cfg.model.z_dim
-    if enc.kind == "mel":
-        return MelEncoder(
-            sample_rate=cfg.data.sample_rate,
-            z_dim=z_dim,
-            n_mels=enc.n_mels,
-            n_fft=enc.n_fft,
-            win_length=enc.win_length,
-            hop_length=enc.hop_length,
-            channels=enc.mel_channels,
-            layers=enc.mel_layers,
-        )
-    from cpckit.config import default_conv_layers
-
-    rows = enc.conv_layers if enc.conv_layers is not None else default_conv_layers(z_dim)
-    return ConvEncoder(rows, z_dim, enc.norm)
-
-
-def audio_latent_length(cfg: Config, n_samples: int) -> int:
-    """Latent steps the configured audio encoder gives for ``n_samples``."""
-    from cpckit.config import default_conv_layers
-
-    enc = cfg.audio_encoder
-    if enc.kind == "mel":
-        return n_samples // enc.hop_length + 1
-    rows = enc.conv_layers if enc.conv_layers is not None else default_conv_layers(cfg.model.z_dim)
-    length = n_samples
-    for _, _, k, s, p, d in rows:
-        length = conv_output_length(length, k, s, p, d)
-    return length
-
-
-def check_audio_window(cfg: Config) -> int:
-    """Check that the window, sample rate, downsampling and K fit; return the samples per window.
-
-    One check for every audio path: :func:`cpckit.data.windows.check_window`
-    with the configured encoder's exact output length.
-
-    Raises:
-        ConfigError: naming the values and what to change.
-    """
-    from cpckit.config import default_conv_layers
-    from cpckit.data.windows import check_window
-
-    enc = cfg.audio_encoder
-    if enc.kind == "mel":
-        downsampling, receptive_field = enc.hop_length, enc.n_fft
-    else:
-        rows = (
-            enc.conv_layers if enc.conv_layers is not None else default_conv_layers(cfg.model.z_dim)
-        )
-        receptive_field, jump = 1, 1
-        for _, _, k, s, _, d in rows:
-            receptive_field += (k - 1) * d * jump
-            jump *= s
-        downsampling = jump
-    plan = check_window(
-        cfg.data.full_duration,
-        cfg.data.sample_rate,
-        downsampling,
-        receptive_field,
-        cfg.model.prediction_steps,
-        output_length=lambda n: audio_latent_length(cfg, n),
-    )
-    return plan.window_samples
