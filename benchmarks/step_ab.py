@@ -5,10 +5,10 @@ the machine costs all of them alike. The variants (batch ``--batch``, 2
 threads):
 
 - ``two-step first layer``: the waveform layer as a patch matrix product
-  followed by the fused layer norm / ReLU / pad (``_PatchConv`` then
-  ``_NormReluPad``), the form every other layer uses;
+  followed by the fused layer norm / ReLU / pad (``PatchConv`` then
+  ``NormReluPad``), the form every other layer uses;
 - ``first layer from patch statistics``: the default
-  (``_PatchNormReluPad``, docs/performance.md);
+  (``PatchNormReluPad``, docs/performance.md);
 - the default with ``negatives.share_positions`` = each of ``--share``.
 
     python benchmarks/step_ab.py --batch 8 --rounds 20 --share 8 16
@@ -41,15 +41,15 @@ def main() -> None:
     import torch
 
     from cpckit.config import load_config
-    from cpckit.encoders import audio
+    from cpckit.kernels import conv
     from cpckit.perf.step import TrainStep, synthetic_batch
 
     torch.set_num_threads(args.threads)
-    fused = audio._PatchNormReluPad.apply
+    fused = conv.PatchNormReluPad.apply
 
     def two_step(cols: Any, w: Any, gamma: Any, beta: Any, eps: float, b: int, *pad: int) -> Any:
-        y = audio._PatchConv.apply(cols, w).view(b, -1, w.shape[0])
-        return audio._NormReluPad.apply(y, gamma, beta, eps, *pad)
+        y = conv.patch_conv(cols, w).view(b, -1, w.shape[0])
+        return conv.norm_relu_pad(y, gamma, beta, eps, *pad)
 
     variants: dict[str, tuple[Any, int]] = {
         "two-step first layer": (two_step, 1),
@@ -66,12 +66,12 @@ def main() -> None:
         step = TrainStep(cfg)
 
         def run(step: TrainStep = step, first_layer: Any = first_layer) -> None:
-            audio._PatchNormReluPad.apply = first_layer  # type: ignore[method-assign]
+            conv.PatchNormReluPad.apply = first_layer  # type: ignore[method-assign]
             step(batch)
 
         runs[name] = run
     times, warm = time_alternately(runs, args.rounds, args.warmup)
-    audio._PatchNormReluPad.apply = fused  # type: ignore[method-assign]
+    conv.PatchNormReluPad.apply = fused  # type: ignore[method-assign]
     title = f"batch {args.batch}, {args.threads} threads, {args.rounds} alternating rounds"
     print_table(title, times, warm)
 

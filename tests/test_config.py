@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from cpckit.build import load_config
 from cpckit.config import (
     Config,
     config_from_dict,
     config_to_dict,
     iter_fields,
-    load_config,
     parse_override,
 )
 from cpckit.errors import ConfigError

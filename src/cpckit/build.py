@@ -1,20 +1,121 @@
-"""The one place where configs become objects."""
+"""The one place where configs become objects, and the checks that need them.
+
+:func:`cpckit.config.load_config` checks a config's keys, types and values
+without importing the model; :func:`check_config` adds what needs the
+sampler registry and the encoders' arithmetic (the negatives mode, the audio
+window), and :func:`load_config` does both.
+"""
 
 from __future__ import annotations
 
+import typing
+from pathlib import Path
+from typing import Any
+
 from torch import nn
 
-from cpckit.config import Config
+from cpckit import config as _config
+from cpckit.config import Config, default_conv_layers
 from cpckit.context import build_context
+from cpckit.encoders.audio import (
+    ConvEncoder,
+    MelEncoder,
+    conv_stack_downsampling,
+    conv_stack_output_length,
+    conv_stack_receptive_field,
+)
 from cpckit.model import CPCModel
 from cpckit.negatives.base import NegativeSampler
 from cpckit.negatives.momentum import MomentumEncoder
-from cpckit.negatives.registry import build_samplers
+from cpckit.negatives.registry import build_samplers, parse_mode
 from cpckit.objective import CPCObjective
 from cpckit.predictor import build_predictor
 from cpckit.similarity import Similarity
 
-__all__ = ["build_encoder", "build_model", "build_objective", "modalities_of"]
+__all__ = [
+    "audio_latent_length",
+    "build_encoder",
+    "build_model",
+    "build_objective",
+    "check_audio_window",
+    "check_config",
+    "load_config",
+    "modalities_of",
+]
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: typing.Sequence[str] = (),
+    flags: dict[str, Any] | None = None,
+) -> Config:
+    """:func:`cpckit.config.load_config`, then :func:`check_config`: a config ready to build.
+
+    Raises:
+        ConfigError: one line naming the key, the value and what would be valid.
+    """
+    cfg = _config.load_config(path, overrides, flags)
+    check_config(cfg)
+    return cfg
+
+
+def check_config(cfg: Config) -> None:
+    """The checks that need the model: the negatives mode and the audio window.
+
+    ``negatives.mode`` / ``negatives.samplers`` against the sampler
+    registry, and for audio the window against the configured encoder's
+    arithmetic and K (:func:`check_audio_window`).
+
+    Raises:
+        ConfigError: one line naming the key, the value and what would be valid.
+    """
+    parse_mode(cfg.negatives.mode, cfg.negatives.samplers)
+    if cfg.data.modality in ("audio", "multimodal"):
+        check_audio_window(cfg)
+
+
+def _conv_rows(cfg: Config) -> list[list[int]]:
+    enc = cfg.audio_encoder
+    return enc.conv_layers if enc.conv_layers is not None else default_conv_layers(cfg.model.z_dim)
+
+
+def audio_latent_length(cfg: Config, n_samples: int) -> int:
+    """Latent steps the configured audio encoder gives for ``n_samples``."""
+    enc = cfg.audio_encoder
+    if enc.kind == "mel":
+        return n_samples // enc.hop_length + 1
+    return conv_stack_output_length(_conv_rows(cfg), n_samples)
+
+
+def check_audio_window(cfg: Config) -> int:
+    """Check that the window, sample rate, downsampling and K fit; return the samples per window.
+
+    One check for every audio path: :func:`cpckit.data.windows.check_window`
+    with the configured encoder's exact output length.
+
+    Raises:
+        ConfigError: naming the values and what to change.
+    """
+    from cpckit.data.windows import check_window
+
+    enc = cfg.audio_encoder
+    if enc.kind == "mel":
+        downsampling, receptive_field = enc.hop_length, enc.n_fft
+    else:
+        rows = _conv_rows(cfg)
+        downsampling, receptive_field = (
+            conv_stack_downsampling(rows),
+            conv_stack_receptive_field(rows),
+        )
+    plan = check_window(
+        cfg.data.full_duration,
+        cfg.data.sample_rate,
+        downsampling,
+        receptive_field,
+        cfg.model.prediction_steps,
+        output_length=lambda n: audio_latent_length(cfg, n),
+    )
+    return plan.window_samples
 
 
 def modalities_of(cfg: Config) -> list[str]:
@@ -22,11 +123,25 @@ def modalities_of(cfg: Config) -> list[str]:
     return ["audio", "image"] if cfg.data.modality == "multimodal" else [cfg.data.modality]
 
 
+def _audio_encoder(cfg: Config) -> ConvEncoder | MelEncoder:
+    enc = cfg.audio_encoder
+    if enc.kind == "mel":
+        return MelEncoder(
+            sample_rate=cfg.data.sample_rate,
+            z_dim=cfg.model.z_dim,
+            n_mels=enc.n_mels,
+            n_fft=enc.n_fft,
+            win_length=enc.win_length,
+            hop_length=enc.hop_length,
+            channels=enc.mel_channels,
+            layers=enc.mel_layers,
+        )
+    return ConvEncoder(_conv_rows(cfg), cfg.model.z_dim, enc.norm)
+
+
 def build_encoder(cfg: Config, modality: str) -> nn.Module:
     if modality == "audio":
-        from cpckit.encoders.audio import build_audio_encoder_from
-
-        return build_audio_encoder_from(cfg)
+        return _audio_encoder(cfg)
     if modality == "image":
         from cpckit.encoders.image import PatchEncoder
 

@@ -91,7 +91,7 @@ def _add_config_args(p: argparse.ArgumentParser, flags: dict[str, tuple[str, str
 
 
 def _resolve(args: argparse.Namespace, flags: dict[str, tuple[str, str]]) -> Any:
-    from cpckit.config import load_config
+    from cpckit.build import load_config
 
     return load_config(args.config, args.overrides, _flag_values(args, flags))
 

@@ -10,17 +10,16 @@ key, the value and what would be valid.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import difflib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
 import yaml
 
+from cpckit.config_io import from_dict, parse_override, read_sources
+from cpckit.config_io import iter_fields as _iter_fields
 from cpckit.errors import ConfigError
 
 __all__ = [
@@ -38,6 +37,9 @@ __all__ = [
     "default_conv_layers",
     "iter_fields",
     "load_config",
+    "parse_override",
+    "save_config",
+    "validate",
 ]
 
 
@@ -340,122 +342,12 @@ class Config:
 
 
 # ---------------------------------------------------------------------------
-# Conversion with type checks
-
-
-def _type_name(tp: Any) -> str:
-    origin = get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in get_args(tp))
-    if origin in (Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in get_args(tp))
-    if origin is list:
-        (inner,) = get_args(tp) or (Any,)
-        return f"a list of {_type_name(inner)}"
-    if origin is dict:
-        return "a mapping"
-    if tp is type(None):
-        return "null"
-    if tp is bool:
-        return "true or false"
-    if tp is int:
-        return "an integer"
-    if tp is float:
-        return "a number"
-    if tp is str:
-        return "a string"
-    return getattr(tp, "__name__", str(tp))
-
-
-_MISSING = object()
-
-
-def _coerce(value: Any, tp: Any) -> Any:
-    """Return ``value`` as type ``tp`` or ``_MISSING`` when it does not fit."""
-    origin = get_origin(tp)
-    if tp is Any:
-        return value
-    if origin is Literal:
-        choices = get_args(tp)
-        if value in choices:
-            return value
-        if (
-            isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and str(value) in choices
-        ):
-            return str(value)
-        return _MISSING
-    if origin in (Union, types.UnionType):
-        for arg in get_args(tp):
-            if arg is type(None):
-                if value is None:
-                    return None
-                continue
-            out = _coerce(value, arg)
-            if out is not _MISSING:
-                return out
-        return _MISSING
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            return _MISSING
-        (inner,) = get_args(tp) or (Any,)
-        items = [_coerce(v, inner) for v in value]
-        return _MISSING if any(i is _MISSING for i in items) else items
-    if origin is dict:
-        return dict(value) if isinstance(value, dict) else _MISSING
-    if tp is bool:
-        return value if isinstance(value, bool) else _MISSING
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        return _MISSING
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        return _MISSING
-    if tp is str:
-        return value if isinstance(value, str) else _MISSING
-    return _MISSING
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _suggest(name: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(name, valid, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _section_from_dict(cls: type, data: Any, prefix: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix or 'config'} must be a mapping of keys to values, got {data!r}")
-    hints = _hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        if key not in names:
-            raise ConfigError(
-                f"unknown config key {path!r}{_suggest(str(key), names)}; "
-                f"valid keys{' in ' + prefix if prefix else ''}: {', '.join(names)}"
-            )
-        tp = hints[key]
-        if dataclasses.is_dataclass(tp):
-            kwargs[key] = _section_from_dict(typing.cast(type, tp), value, path)
-            continue
-        out = _coerce(value, tp)
-        if out is _MISSING:
-            raise ConfigError(f"{path} = {value!r} is not valid: expected {_type_name(tp)}")
-        kwargs[key] = out
-    return cls(**kwargs)
+# Conversion with type checks (cpckit.config_io)
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:
     """Build a :class:`Config` from nested dicts, checking keys and types."""
-    cfg = _section_from_dict(Config, data or {}, "")
-    return typing.cast(Config, cfg)
+    return typing.cast(Config, from_dict(Config, data or {}))
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -465,53 +357,7 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 
 def iter_fields(cls: type = Config, prefix: str = "") -> typing.Iterator[tuple[str, Any, Any, str]]:
     """Yield ``(dotted key, type, default, help)`` for every leaf field."""
-    hints = _hints(cls)
-    for f in dataclasses.fields(cls):
-        path = f"{prefix}.{f.name}" if prefix else f.name
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            yield from iter_fields(typing.cast(type, tp), path)
-        else:
-            default = (
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-            )
-            yield path, tp, default, str(f.metadata.get("help", ""))
-
-
-def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    if len(parts) != 2 or not all(parts):
-        sections = [f.name for f in dataclasses.fields(Config)]
-        raise ConfigError(
-            f"override key {key!r} must be SECTION.FIELD with a section among {', '.join(sections)}"
-        )
-    section, name = parts
-    sections = [f.name for f in dataclasses.fields(Config)]
-    if section not in sections:
-        raise ConfigError(
-            f"unknown config section {section!r} in {key!r}{_suggest(section, sections)}; "
-            f"valid sections: {', '.join(sections)}"
-        )
-    target = data.setdefault(section, {})
-    if not isinstance(target, dict):
-        raise ConfigError(f"config section {section!r} must be a mapping")
-    target[name] = value
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Parse ``KEY=VALUE``; the value is read as YAML (``true``, ``1e-3``, ``[1, 2]``)."""
-    if "=" not in text:
-        raise ConfigError(f"override {text!r} must look like section.key=value, e.g. train.lr=1e-3")
-    key, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    if isinstance(value, str) or value is None:
-        # YAML reads 1e-3 as a string; numbers are what users mean.
-        with contextlib.suppress(ValueError):
-            value = float(raw) if any(ch in raw for ch in ".eE") else int(raw)
-    return key.strip(), value
+    return _iter_fields(cls, prefix)
 
 
 def load_config(
@@ -521,40 +367,23 @@ def load_config(
 ) -> Config:
     """Resolve a config: defaults < YAML file < CLI flags < ``key=value`` overrides.
 
+    Checks keys, types and values (:func:`validate`); the checks that need
+    the model (negatives mode, audio window) are
+    :func:`cpckit.build.check_config`, and :func:`cpckit.build.load_config`
+    runs both.
+
     Args:
         path: optional YAML file with sections as in :class:`Config`.
         overrides: ``section.key=value`` strings.
         flags: ``{"section.key": value}`` from named CLI flags.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {str(p)!r} does not exist")
-        try:
-            loaded = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"config file {str(p)!r} is not valid YAML{where}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections")
-        data = loaded
-    for key, value in (flags or {}).items():
-        if value is not None:
-            _set_dotted(data, key, value)
-    for text in overrides:
-        key, value = parse_override(text)
-        _set_dotted(data, key, value)
-    cfg = config_from_dict(data)
+    cfg = config_from_dict(read_sources(Config, path, overrides, flags))
     validate(cfg)
     return cfg
 
 
 def validate(cfg: Config) -> None:
-    """Check values and combinations that types alone cannot."""
+    """Check values and combinations that types alone cannot (see also :func:`cpckit.build.check_config`)."""
     positive_ints = {
         "model.z_dim": cfg.model.z_dim,
         "model.c_dim": cfg.model.c_dim,
@@ -657,13 +486,6 @@ def validate(cfg: Config) -> None:
                     f"audio_encoder.conv_layers[{i}] takes {row[0]} channels but layer {i - 1} "
                     f"gives {rows[i - 1][1]}"
                 )
-    from cpckit.negatives.registry import parse_mode  # late import: negatives import config
-
-    parse_mode(cfg.negatives.mode, cfg.negatives.samplers)
-    if cfg.data.modality in ("audio", "multimodal"):
-        from cpckit.encoders.audio import check_audio_window
-
-        check_audio_window(cfg)
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

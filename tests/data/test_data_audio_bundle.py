@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cpckit.config import Config, load_config
+from cpckit.build import load_config
+from cpckit.config import Config
 from cpckit.data.audio_bundle import find_clips, real_audio_bundle
 from cpckit.data.datamodule import build_datasets
 from cpckit.data.labels import NAME_PATTERNS

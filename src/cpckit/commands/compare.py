@@ -66,8 +66,9 @@ def _folder(mode: str) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from cpckit.build import load_config
     from cpckit.cli import TRAIN_FLAGS, _flag_values
-    from cpckit.config import TrainConfig, load_config
+    from cpckit.config import TrainConfig
     from cpckit.training.run import train
 
     modes = _modes(args.neg_mode)

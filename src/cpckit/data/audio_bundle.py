@@ -284,7 +284,7 @@ def real_audio_bundle(cfg: Config, *, progress: bool | None = None) -> DataBundl
     Raises:
         ConfigError / DataError: one line naming the key or path at fault.
     """
-    from cpckit.encoders.audio import audio_latent_length, check_audio_window
+    from cpckit.build import audio_latent_length, check_audio_window
 
     d = cfg.data
     window = check_audio_window(cfg)

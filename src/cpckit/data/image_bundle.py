@@ -303,7 +303,7 @@ def _pair_split(ds: PairedCSVDataset, cfg: Config) -> Split:
 
 
 def _csv_pairs(cfg: Config, augment: ImageAugment | None) -> DataBundle:
-    from cpckit.encoders.audio import check_audio_window
+    from cpckit.build import check_audio_window
 
     d = cfg.data
     if not d.pairs_csv:

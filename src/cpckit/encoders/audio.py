@@ -9,30 +9,54 @@ padding masks can be checked before training starts.
 from __future__ import annotations
 
 import typing
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cpckit.perf.fastpath import use_fast_path
-
-if TYPE_CHECKING:
-    from cpckit.config import Config
+from cpckit.kernels.conv import (
+    conv_output_length,
+    conv_padded,
+    conv_padding,
+    norm_relu_pad,
+    pad_time,
+    patch_matrix,
+    patch_norm_relu_pad,
+)
+from cpckit.kernels.fastpath import use_fast_path
 
 __all__ = [
     "ChannelNorm",
     "ConvEncoder",
     "MelEncoder",
-    "check_audio_window",
     "conv_output_length",
+    "conv_stack_downsampling",
+    "conv_stack_output_length",
+    "conv_stack_receptive_field",
 ]
 
 
-def conv_output_length(length: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """Output length of a 1-d convolution: ``floor((S + 2p - d(k-1) - 1) / s) + 1``."""
-    return (length + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+def conv_stack_downsampling(rows: list[list[int]]) -> int:
+    """Input samples per latent step of conv rows ``[in, out, kernel, stride, padding, dilation]``."""
+    return int(np.prod([r[3] for r in rows]))
+
+
+def conv_stack_receptive_field(rows: list[list[int]]) -> int:
+    """Input samples that one latent step of the conv rows sees."""
+    rf, jump = 1, 1
+    for _, _, k, s, _, d in rows:
+        rf += (k - 1) * d * jump
+        jump *= s
+    return rf
+
+
+def conv_stack_output_length(rows: list[list[int]], n_samples: int) -> int:
+    """Latent steps of the conv rows for ``n_samples`` input samples (exact conv arithmetic)."""
+    length = n_samples
+    for _, _, k, s, p, d in rows:
+        length = conv_output_length(length, k, s, p, d)
+    return length
 
 
 class ChannelNorm(nn.Module):
@@ -106,23 +130,16 @@ class ConvEncoder(nn.Module):
     @property
     def downsampling(self) -> int:
         """Input samples per latent step (product of the strides)."""
-        return int(np.prod([r[3] for r in self.rows]))
+        return conv_stack_downsampling(self.rows)
 
     @property
     def receptive_field(self) -> int:
         """Input samples that one latent step sees."""
-        rf, jump = 1, 1
-        for _, _, k, s, _, d in self.rows:
-            rf += (k - 1) * d * jump
-            jump *= s
-        return rf
+        return conv_stack_receptive_field(self.rows)
 
     def output_length(self, n_samples: int) -> int:
         """Latent steps for ``n_samples`` input samples (exact conv arithmetic)."""
-        length = n_samples
-        for _, _, k, s, p, d in self.rows:
-            length = conv_output_length(length, k, s, p, d)
-        return length
+        return conv_stack_output_length(self.rows, n_samples)
 
     def valid_mask(self, lengths: Tensor, n_latent: int) -> Tensor:
         """``(B, L)`` bool: latent steps whose input window ends inside the valid samples."""
@@ -137,14 +154,14 @@ class ConvEncoder(nn.Module):
         # writes its output already zero-padded for the next conv.
         h = x.transpose(1, 2)  # (B, S, 1)
         length = h.shape[1]
-        left, right = _conv_padding(self.rows[0], length)
-        h = _pad_time(h, left, right)
+        left, right = conv_padding(self.rows[0], length)
+        h = pad_time(h, left, right)
         modules = list(self.convs)
         for i, row in enumerate(self.rows):
             conv, norm = typing.cast(nn.Conv1d, modules[3 * i]), modules[3 * i + 1]
             length = conv_output_length(length, *row[2:])
             left, right = (
-                (0, 0) if i + 1 == len(self.rows) else _conv_padding(self.rows[i + 1], length)
+                (0, 0) if i + 1 == len(self.rows) else conv_padding(self.rows[i + 1], length)
             )
             if (
                 isinstance(norm, ChannelNorm)
@@ -155,8 +172,8 @@ class ConvEncoder(nn.Module):
             ):
                 # the waveform layer: stats from the k-sample patches, one matrix product
                 k, c = row[2], row[1]
-                h = _PatchNormReluPad.apply(
-                    _patch_matrix(h, k, row[3], length),
+                h = patch_norm_relu_pad(
+                    patch_matrix(h, k, row[3], length),
                     conv.weight.view(c, k),
                     norm.weight.view(c),
                     norm.bias.view(c),
@@ -166,288 +183,15 @@ class ConvEncoder(nn.Module):
                     right,
                 )
                 continue
-            y = _conv_padded(h, conv, row, length)
+            y = conv_padded(h, conv, row, length)
             if isinstance(norm, ChannelNorm):
                 c = y.shape[-1]
-                h = _NormReluPad.apply(
-                    y, norm.weight.view(c), norm.bias.view(c), norm.eps, left, right
-                )
+                h = norm_relu_pad(y, norm.weight.view(c), norm.bias.view(c), norm.eps, left, right)
                 continue
             if isinstance(norm, nn.BatchNorm1d):
                 y = norm(y.reshape(-1, y.shape[-1])).view(y.shape)
-            h = _pad_time(F.relu_(y), left, right)  # no backward here reads the pre-activation
+            h = pad_time(F.relu_(y), left, right)  # no backward here reads the pre-activation
         return self.proj(h)
-
-
-def _pad_time(h: Tensor, left: int, right: int) -> Tensor:
-    """Zero-pad (or, for a negative amount, crop) ``(B, L, C)`` along time."""
-    if left == 0 and right == 0:
-        return h
-    return F.pad(h, (0, 0, left, right))
-
-
-def _conv_padding(row: list[int], length: int) -> tuple[int, int]:
-    """Zeros to add before and after ``length`` steps for :func:`_conv_padded` (negative: crop).
-
-    The patch and frame paths read exactly the samples their outputs need
-    from an explicitly padded input; ``conv1d`` pads by itself.
-    """
-    c_in, _, k, s, p, d = row
-    if d != 1 or (c_in != 1 and k % s):
-        return 0, 0
-    l_out = conv_output_length(length, k, s, p, d)
-    if c_in == 1:
-        return p, s * (l_out - 1) + k - p - length
-    return p, s * (l_out + k // s - 1) - p - length
-
-
-def _patch_matrix(hp: Tensor, k: int, s: int, l_out: int) -> Tensor:
-    """The ``(B * L_out, k)`` patches of a padded one-channel ``(B, S', 1)`` input at stride ``s``."""
-    b = hp.shape[0]
-    return hp.reshape(b, -1).unfold(1, k, s).reshape(b * l_out, k)
-
-
-def _conv_padded(hp: Tensor, conv: nn.Conv1d, row: list[int], l_out: int) -> Tensor:
-    """``conv`` on channels-last input padded by :func:`_conv_padding` -> ``(B, L_out, C_out)``.
-
-    Kernels that are a multiple of the stride (all of the CPC encoder's) read
-    the padded input as non-overlapping frames of ``s`` steps, a free view, so
-    the conv is one matrix product plus a shifted sum (:class:`_FrameConv`).
-    A single input channel (the waveform) is unfolded into its small
-    ``(B, L_out, k)`` patch matrix (:class:`_PatchConv`). Other shapes
-    (dilation, other kernels) run ``conv1d``.
-    """
-    c_in, c_out, k, s, _, d = row
-    b = hp.shape[0]
-    if d == 1 and c_in == 1:
-        cols = _patch_matrix(hp, k, s, l_out)
-        y = _PatchConv.apply(cols, conv.weight.view(c_out, k)).view(b, l_out, c_out)
-    elif d == 1 and k % s == 0:
-        m = k // s
-        y = _FrameConv.apply(hp.reshape(b, l_out + m - 1, s * c_in), conv.weight, m)
-    else:
-        return conv(hp.transpose(1, 2)).transpose(1, 2).contiguous()
-    return y if conv.bias is None else y + conv.bias
-
-
-class _NormReluPad(torch.autograd.Function):
-    """``relu(layer_norm(y))`` over channels, written into a zero-padded ``(B, L', C)`` buffer.
-
-    The buffer is the next conv's padded input, so no separate padding copy
-    is made; the backward pass runs the ReLU mask and the layer norm's
-    backward on the interior.
-
-    Shape:
-        y: ``(B, L, C)`` -> ``(B, left + L + right, C)`` (a negative ``right`` crops)
-    """
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any, y: Tensor, weight: Tensor, bias: Tensor, eps: float, left: int, right: int
-    ) -> Tensor:
-        b, length, c = y.shape
-        h, mean, rstd = torch.native_layer_norm(y, (c,), weight, bias, eps)
-        kept = length + min(right, 0)
-        out = y.new_empty(b, left + kept + max(right, 0), c)
-        out[:, :left].zero_()
-        out[:, left + kept :].zero_()
-        torch.clamp_min(h[:, :kept], 0.0, out=out[:, left : left + kept])
-        ctx.save_for_backward(y, weight, bias, mean, rstd, out)
-        ctx.left, ctx.kept = left, kept
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        y, weight, bias, mean, rstd, out = ctx.saved_tensors
-        left, kept = ctx.left, ctx.kept
-        grad_h = torch.zeros_like(y) if kept < y.shape[1] else None
-        interior = grad[:, left : left + kept]
-        # the ReLU's backward in one pass: the gradient where the output is > 0
-        masked = torch.ops.aten.threshold_backward(interior, out[:, left : left + kept], 0.0)
-        if grad_h is None:
-            grad_h = masked
-        else:
-            grad_h[:, :kept] = masked
-        grad_y, grad_w, grad_b = torch.ops.aten.native_layer_norm_backward(
-            grad_h.contiguous(),
-            y,
-            [y.shape[-1]],
-            mean,
-            rstd,
-            weight,
-            bias,
-            [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]],
-        )
-        return grad_y, grad_w, grad_b, None, None, None
-
-
-class _PatchNormReluPad(torch.autograd.Function):
-    """``relu(layer_norm(cols @ W.T))`` over channels for a bias-free conv on the waveform.
-
-    Each output row is a linear map of a k-sample patch ``p`` (k = 10 in the
-    CPC encoder, against C = 256 channels), so its channel mean and variance
-    are the mean and a quadratic form of the patch: with the channel-centred
-    kernels ``Wc = W - mean_c(W)``, ``var = p' (Wc' Wc / C) p``. The
-    normalised, scaled and shifted output is then one matrix product,
-    ``relu((p * rstd) @ (gamma * Wc)' + beta)``, written straight into the
-    next conv's zero-padded input; the pre-norm activations are never formed.
-    The backward pass is two skinny matrix products over the masked output
-    gradient (``dy' q`` and ``dy (gamma * Wc)``) plus ``k x k`` algebra for
-    the gradients that flow through the mean and ``rstd``.
-
-    Shape:
-        cols: ``(B * L, k)``; weight: ``(C, k)``; gamma, beta: ``(C,)``
-        -> ``(B, left + L + right, C)`` (a negative ``right`` crops)
-    """
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any,
-        cols: Tensor,
-        weight: Tensor,
-        gamma: Tensor,
-        beta: Tensor,
-        eps: float,
-        b: int,
-        left: int,
-        right: int,
-    ) -> Tensor:
-        n, k = cols.shape
-        c = weight.shape[0]
-        length = n // b
-        kept = length + min(right, 0)
-        rows = left + kept + max(right, 0)
-        w_c = weight - weight.mean(0, keepdim=True)
-        quad = torch.mm(w_c.t(), w_c).div_(c)  # (k, k)
-        rstd = torch.mm(cols, quad).mul_(cols).sum(1).add_(eps).rsqrt_()
-        # q: the rstd-scaled patches in the padded layout, with a column of
-        # ones (zero on padding rows) that yields the beta gradient for free
-        q = cols.new_zeros(b, rows, k + 1)
-        q[:, left : left + kept, :k] = (cols * rstd.unsqueeze(1)).view(b, length, k)[:, :kept]
-        q[:, left : left + kept, k] = 1.0
-        w_eff = w_c * gamma.unsqueeze(1)
-        out = torch.addmm(beta, q.view(-1, k + 1)[:, :k], w_eff.t()).view(b, rows, c)
-        out.clamp_min_(0.0)
-        out[:, :left].zero_()
-        out[:, left + kept :].zero_()
-        ctx.save_for_backward(q, w_c, gamma, out)
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        q, w_c, gamma, out = ctx.saved_tensors
-        c, k = w_c.shape
-        q1 = q.view(-1, k + 1)
-        qk = q1[:, :k]
-        dy = torch.ops.aten.threshold_backward(grad, out, 0.0).view(-1, c)
-        a1 = torch.mm(q1.t(), dy).t()  # (C, k + 1): sum_t dy_t q_t', last column sum_t dy_t
-        a, grad_beta = a1[:, :k], a1[:, k].contiguous()
-        grad_gamma = (w_c * a).sum(1)
-        # s_t = dL/dxhat_t . xhat_t, through rstd's dependence on the kernels
-        s = torch.mm(dy, w_c * gamma.unsqueeze(1)).mul_(qk).sum(1)
-        quad_s = torch.mm((qk * s.unsqueeze(1)).t(), qk)  # (k, k)
-        grad_wc = a * gamma.unsqueeze(1) - torch.mm(w_c, quad_s).div_(c)
-        grad_w = grad_wc - grad_wc.mean(0, keepdim=True)
-        return None, grad_w, grad_gamma, grad_beta, None, None, None, None
-
-
-class _PatchConv(torch.autograd.Function):
-    """``cols @ weight.T`` for a patch matrix with few columns (the waveform's k samples).
-
-    The weight gradient is formed as ``(cols.T @ grad).T``: with k columns
-    that orientation is several times faster than ``grad.T @ cols``.
-
-    Shape:
-        cols: ``(N, k)``; weight: ``(C_out, k)`` -> ``(N, C_out)``
-    """
-
-    @staticmethod
-    def forward(cols: Tensor, weight: Tensor) -> Tensor:  # type: ignore[override]
-        return F.linear(cols, weight)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        ctx.save_for_backward(*inputs)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:  # type: ignore[override]
-        cols, weight = ctx.saved_tensors
-        grad_cols = torch.mm(grad, weight) if ctx.needs_input_grad[0] else None
-        grad_weight = torch.mm(cols.t(), grad).t() if ctx.needs_input_grad[1] else None
-        return grad_cols, grad_weight
-
-
-class _FrameConv(torch.autograd.Function):
-    """A strided conv whose kernel spans ``m`` whole frames of ``s`` steps.
-
-    ``out[b, t] = sum_j W_j frames[b, t + j]``: one matrix product of all
-    frames with the ``m`` stacked frame kernels, then a shifted sum. The
-    backward is two matrix products as well, with no im2col copy.
-
-    Shape:
-        frames: ``(B, L_out + m - 1, s * C_in)``; weight: ``(C_out, C_in, m * s)``
-        -> ``(B, L_out, C_out)``
-    """
-
-    @staticmethod
-    def forward(frames: Tensor, weight: Tensor, m: int) -> Tensor:  # type: ignore[override]
-        b, l_f, width = frames.shape
-        c_out = weight.shape[0]
-        l_out = l_f - m + 1
-        w = _frame_kernels(weight, m)  # (m * C_out, s * C_in)
-        y = frames.new_empty(b, l_f, m, c_out) if m > 1 else frames.new_empty(b, l_f, c_out)
-        torch.mm(frames.view(b * l_f, width), w.t(), out=y.view(b * l_f, m * c_out))
-        if m == 1:
-            return y
-        out = torch.add(y[:, :l_out, 0], y[:, 1 : l_out + 1, 1])
-        for j in range(2, m):
-            out += y[:, j : j + l_out, j]
-        return out
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        frames, weight, m = inputs
-        ctx.save_for_backward(frames, weight)
-        ctx.m = m
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:  # type: ignore[override]
-        frames, weight = ctx.saved_tensors
-        m: int = ctx.m
-        b, l_f, width = frames.shape
-        c_out = weight.shape[0]
-        l_out = l_f - m + 1
-        grad = grad.contiguous()
-        if m == 1:
-            grad_y = grad.view(b * l_f, c_out)
-        else:
-            gy = grad.new_empty(b, l_f, m, c_out)
-            for j in range(m):
-                gy[:, j : j + l_out, j] = grad
-                gy[:, :j, j] = 0
-                gy[:, j + l_out :, j] = 0
-            grad_y = gy.view(b * l_f, m * c_out)
-        grad_frames = grad_weight = None
-        if ctx.needs_input_grad[0]:
-            w = _frame_kernels(weight, m)
-            grad_frames = torch.mm(grad_y, w).view(b, l_f, width)
-        if ctx.needs_input_grad[1]:
-            gw = torch.mm(frames.view(b * l_f, width).t(), grad_y)  # (s * C_in, m * C_out)
-            c_in = weight.shape[1]
-            s = width // c_in
-            grad_weight = gw.view(s, c_in, m, c_out).permute(3, 1, 2, 0).reshape(weight.shape)
-        return grad_frames, grad_weight, None
-
-
-def _frame_kernels(weight: Tensor, m: int) -> Tensor:
-    """``(C_out, C_in, m * s)`` -> ``(m * C_out, s * C_in)``: row block j acts on frame t + j."""
-    c_out, c_in, k = weight.shape
-    s = k // m
-    return weight.view(c_out, c_in, m, s).permute(2, 0, 3, 1).reshape(m * c_out, s * c_in)
 
 
 def _valid_from_lengths(lengths: Tensor, n_latent: int, rows: list[list[int]]) -> Tensor:
@@ -557,73 +301,3 @@ class MelEncoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h = self.cnn(self.log_mel(x))
         return self.proj(h.transpose(1, 2))
-
-
-def build_audio_encoder_from(cfg: Config) -> ConvEncoder | MelEncoder:
-    """Audio encoder for a config (used by :mod:`cpckit.build`)."""
-    enc = cfg.audio_encoder
-    z_dim = cfg.model.z_dim
-    if enc.kind == "mel":
-        return MelEncoder(
-            sample_rate=cfg.data.sample_rate,
-            z_dim=z_dim,
-            n_mels=enc.n_mels,
-            n_fft=enc.n_fft,
-            win_length=enc.win_length,
-            hop_length=enc.hop_length,
-            channels=enc.mel_channels,
-            layers=enc.mel_layers,
-        )
-    from cpckit.config import default_conv_layers
-
-    rows = enc.conv_layers if enc.conv_layers is not None else default_conv_layers(z_dim)
-    return ConvEncoder(rows, z_dim, enc.norm)
-
-
-def audio_latent_length(cfg: Config, n_samples: int) -> int:
-    """Latent steps the configured audio encoder gives for ``n_samples``."""
-    from cpckit.config import default_conv_layers
-
-    enc = cfg.audio_encoder
-    if enc.kind == "mel":
-        return n_samples // enc.hop_length + 1
-    rows = enc.conv_layers if enc.conv_layers is not None else default_conv_layers(cfg.model.z_dim)
-    length = n_samples
-    for _, _, k, s, p, d in rows:
-        length = conv_output_length(length, k, s, p, d)
-    return length
-
-
-def check_audio_window(cfg: Config) -> int:
-    """Check that the window, sample rate, downsampling and K fit; return the samples per window.
-
-    One check for every audio path: :func:`cpckit.data.windows.check_window`
-    with the configured encoder's exact output length.
-
-    Raises:
-        ConfigError: naming the values and what to change.
-    """
-    from cpckit.config import default_conv_layers
-    from cpckit.data.windows import check_window
-
-    enc = cfg.audio_encoder
-    if enc.kind == "mel":
-        downsampling, receptive_field = enc.hop_length, enc.n_fft
-    else:
-        rows = (
-            enc.conv_layers if enc.conv_layers is not None else default_conv_layers(cfg.model.z_dim)
-        )
-        receptive_field, jump = 1, 1
-        for _, _, k, s, _, d in rows:
-            receptive_field += (k - 1) * d * jump
-            jump *= s
-        downsampling = jump
-    plan = check_window(
-        cfg.data.full_duration,
-        cfg.data.sample_rate,
-        downsampling,
-        receptive_field,
-        cfg.model.prediction_steps,
-        output_length=lambda n: audio_latent_length(cfg, n),
-    )
-    return plan.window_samples

@@ -16,15 +16,14 @@ tensor. Tests score it by hand and compare; training never calls it.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cpckit.perf.fastpath import single_thread, use_fast_path
+from cpckit.kernels.fastpath import use_fast_path
+from cpckit.kernels.scoring import score_gathered
 
 __all__ = [
     "NegativeQuery",
@@ -227,67 +226,12 @@ def score_candidates(q: Tensor, bank: Tensor, idx: Tensor, block: int = 1) -> Te
         chunk = max(1, SHARED_CHUNK_ELEMENTS // max(1, n * d))
         # K rows per position are too few to split across threads; a run's
         # block * K rows are not
-        out = _ScoreGathered.apply(q_runs, bank, flat_idx, chunk, block == 1)
+        out = score_gathered(q_runs, bank, flat_idx, chunk, one_thread=block == 1)
     else:
         cand = bank.index_select(0, flat_idx.reshape(-1)).view(b * runs, n, d)
         out = torch.bmm(q_runs, cand.transpose(1, 2))
     out = out.view(b, runs * block, k, n)
     return out[:, :t] if pad else out
-
-
-class _ScoreGathered(torch.autograd.Function):
-    """``out[p, k, j] = q[p, k] . bank[idx[p, j]]``, gathering ``rows`` positions at a time.
-
-    Keeps no gathered tensor for backward (it gathers again). With
-    ``one_thread`` the forward loop runs on one thread
-    (:func:`~cpckit.perf.fastpath.single_thread`), for cache-sized chunks.
-    """
-
-    @staticmethod
-    def forward(q: Tensor, bank: Tensor, idx: Tensor, rows: int, one_thread: bool) -> Tensor:  # type: ignore[override]
-        p, k, d = q.shape
-        n = idx.shape[1]
-        out = q.new_empty(p, k, n)
-        buf = bank.new_empty(min(rows, p) * n, d)
-        with single_thread() if one_thread else contextlib.nullcontext():
-            for s in range(0, p, rows):
-                e = min(s + rows, p)
-                cand = torch.index_select(bank, 0, idx[s:e].reshape(-1), out=buf[: (e - s) * n])
-                torch.bmm(q[s:e], cand.view(e - s, n, d).transpose(1, 2), out=out[s:e])
-        return out
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-        q, bank, idx, rows, _ = inputs
-        ctx.save_for_backward(q, bank, idx)
-        ctx.rows = rows
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(  # type: ignore[override]
-        ctx: Any, grad: Tensor
-    ) -> tuple[Tensor | None, Tensor | None, None, None, None]:
-        q, bank, idx = ctx.saved_tensors
-        rows: int = ctx.rows
-        p, k, d = q.shape
-        n = idx.shape[1]
-        grad = grad.contiguous()
-        grad_q = torch.empty_like(q) if ctx.needs_input_grad[0] else None
-        grad_bank = torch.zeros_like(bank) if ctx.needs_input_grad[1] else None
-        buf = bank.new_empty(min(rows, p) * n, d)
-        for s in range(0, p, rows):
-            e = min(s + rows, p)
-            flat = idx[s:e].reshape(-1)
-            g = grad[s:e]  # (rows, K, n)
-            if grad_q is not None:
-                cand = torch.index_select(bank, 0, flat, out=buf[: (e - s) * n])
-                torch.bmm(g, cand.view(e - s, n, d), out=grad_q[s:e])
-            if grad_bank is not None:
-                contrib = torch.bmm(
-                    g.transpose(1, 2), q[s:e], out=buf[: (e - s) * n].view(e - s, n, d)
-                )
-                grad_bank.index_add_(0, flat, contrib.view(-1, d))
-        return grad_q, grad_bank, None, None, None
 
 
 def score_all(q: Tensor, bank: Tensor) -> Tensor:
@@ -317,7 +261,5 @@ def score_per_prediction(q: Tensor, bank: Tensor, idx: Tensor) -> Tensor:
     n = idx.shape[-1]
     rows = max(1, CHUNK_ELEMENTS // max(1, n * d))
     # One prediction per row: the shared-candidates kernel with K = 1.
-    out = _ScoreGathered.apply(
-        q.reshape(-1, 1, d), bank.to(q.dtype), idx.reshape(-1, n), rows, False
-    )
+    out = score_gathered(q.reshape(-1, 1, d), bank.to(q.dtype), idx.reshape(-1, n), rows)
     return out.view(*lead, n)

@@ -5,5 +5,4 @@
 - :mod:`cpckit.perf.measure`: matmul speed, FLOP counts, resident memory.
 - :mod:`cpckit.perf.lightning_path`: the same step through the Lightning Trainer.
 - :mod:`cpckit.perf.process`: malloc and OpenMP settings for the training process.
-- :mod:`cpckit.perf.fastpath`: when the hand-written CPU kernels of the model apply.
 """
