@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cpckit.build import load_config
+from cpckit.build import load_checked_config
 from cpckit.config import (
     Config,
     config_from_dict,
@@ -23,14 +23,14 @@ def test_every_field_has_help() -> None:
 
 
 def test_defaults_round_trip_through_dict() -> None:
-    cfg = load_config()
+    cfg = load_checked_config()
     assert config_from_dict(config_to_dict(cfg)) == cfg
 
 
 def test_yaml_then_flags_then_overrides(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("train:\n  epochs: 3\n  lr: 0.01\nmodel:\n  kind: lstm\n")
-    cfg = load_config(path, ["train.lr=3e-4"], {"train.epochs": 5})
+    cfg = load_checked_config(path, ["train.lr=3e-4"], {"train.epochs": 5})
     assert cfg.train.epochs == 5
     assert cfg.train.lr == pytest.approx(3e-4)
     assert cfg.model.kind == "lstm"
@@ -93,7 +93,7 @@ def test_override_values_are_read_as_yaml() -> None:
 )
 def test_bad_config_messages(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError) as info:
-        load_config(None, overrides)
+        load_checked_config(None, overrides)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
 
@@ -102,10 +102,10 @@ def test_bad_yaml_file_messages(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("train: [unclosed\n")
     with pytest.raises(ConfigError, match="is not valid YAML at line"):
-        load_config(bad)
+        load_checked_config(bad)
     with pytest.raises(ConfigError, match="does not exist"):
-        load_config(tmp_path / "missing.yaml")
+        load_checked_config(tmp_path / "missing.yaml")
     listy = tmp_path / "list.yaml"
     listy.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="must hold a mapping of sections"):
-        load_config(listy)
+        load_checked_config(listy)

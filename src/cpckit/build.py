@@ -3,7 +3,7 @@
 :func:`cpckit.config.load_config` checks a config's keys, types and values
 without importing the model; :func:`check_config` adds what needs the
 sampler registry and the encoders' arithmetic (the negatives mode, the audio
-window), and :func:`load_config` does both.
+window), and :func:`load_checked_config` does both.
 """
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ __all__ = [
     "build_objective",
     "check_audio_window",
     "check_config",
-    "load_config",
+    "load_checked_config",
     "modalities_of",
 ]
 
 
-def load_config(
+def load_checked_config(
     path: str | Path | None = None,
     overrides: typing.Sequence[str] = (),
     flags: dict[str, Any] | None = None,

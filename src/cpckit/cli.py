@@ -91,9 +91,9 @@ def _add_config_args(p: argparse.ArgumentParser, flags: dict[str, tuple[str, str
 
 
 def _resolve(args: argparse.Namespace, flags: dict[str, tuple[str, str]]) -> Any:
-    from cpckit.build import load_config
+    from cpckit.build import load_checked_config
 
-    return load_config(args.config, args.overrides, _flag_values(args, flags))
+    return load_checked_config(args.config, args.overrides, _flag_values(args, flags))
 
 
 def cmd_train(args: argparse.Namespace) -> int:

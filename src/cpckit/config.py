@@ -369,7 +369,7 @@ def load_config(
 
     Checks keys, types and values (:func:`validate`); the checks that need
     the model (negatives mode, audio window) are
-    :func:`cpckit.build.check_config`, and :func:`cpckit.build.load_config`
+    :func:`cpckit.build.check_config`, and :func:`cpckit.build.load_checked_config`
     runs both.
 
     Args:

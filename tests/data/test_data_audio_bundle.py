@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cpckit.build import load_config
+from cpckit.build import load_checked_config
 from cpckit.config import Config
 from cpckit.data.audio_bundle import find_clips, real_audio_bundle
 from cpckit.data.datamodule import build_datasets
@@ -32,7 +32,7 @@ FSDD = [
 
 
 def _cfg(root: Path, *overrides: str) -> Config:
-    return load_config(None, [*FSDD, f"data.audio_root={root}", *overrides])
+    return load_checked_config(None, [*FSDD, f"data.audio_root={root}", *overrides])
 
 
 @pytest.fixture
@@ -235,7 +235,7 @@ def test_librispeech_layout_is_recognised(tmp_path: Path, write_audio: Callable[
                 16000,
                 format="FLAC",
             )
-    cfg = load_config(
+    cfg = load_checked_config(
         None,
         [
             "data.use_mock_data=false",
@@ -254,7 +254,7 @@ def test_librispeech_layout_is_recognised(tmp_path: Path, write_audio: Callable[
         ConfigError, match=r"^data.label_key = 'digit' is not valid for the LibriSpeech layout"
     ):
         real_audio_bundle(
-            load_config(
+            load_checked_config(
                 None,
                 [f"data.audio_root={root}", "data.use_mock_data=false", "data.label_key=digit"],
             )

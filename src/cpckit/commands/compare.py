@@ -66,21 +66,21 @@ def _folder(mode: str) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from cpckit.build import load_config
+    from cpckit.build import load_checked_config
     from cpckit.cli import TRAIN_FLAGS, _flag_values
     from cpckit.config import TrainConfig
     from cpckit.training.run import train
 
     modes = _modes(args.neg_mode)
     flags = _flag_values(args, {f: v for f, v in TRAIN_FLAGS.items() if f != "--neg-mode"})
-    base = load_config(args.config, args.overrides, flags)
+    base = load_checked_config(args.config, args.overrides, flags)
     root = Path(base.train.out_dir)
     if args.out_dir is None and base.train.out_dir == TrainConfig().out_dir:
         root = Path(DEFAULT_OUT)
     configs = []
     for mode in modes:  # resolve every config first, so a bad mode fails before training
         run_flags = {**flags, "negatives.mode": mode, "train.out_dir": str(root / _folder(mode))}
-        configs.append(load_config(args.config, args.overrides, run_flags))
+        configs.append(load_checked_config(args.config, args.overrides, run_flags))
     rows: list[dict[str, Any]] = []
     for mode, cfg in zip(modes, configs):
         print(f"== negatives.mode = {mode} -> {cfg.train.out_dir}", flush=True)
