@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 from test_eval_cli_helpers import REGEX, make_run, run, write_pngs, write_wavs
 
-from cpckit.evaluation.protocols import protocol_splits
-
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -135,24 +133,6 @@ def test_supervised_and_finetune_baselines_report_accuracies(data: dict[str, Pat
         assert 0.0 <= r["train_accuracy"] <= 1.0 and 0.0 <= r["test_accuracy"] <= 1.0
         assert r["n_test"] == 18 and r["n_train"] == 9 and r["std"] is not None
     assert ("random init", "context (pooled)") not in rows  # only what was asked
-
-
-def test_protocol_splits_match_the_probe_protocols() -> None:
-    from cpckit.evaluation.probe import probe_fraction, probe_group, probe_kfold
-
-    rng = np.random.default_rng(0)
-    y = np.repeat([0, 1, 2], 10)
-    g = np.tile(np.arange(6), 5)
-    x = rng.standard_normal((30, 4)) + y[:, None]
-    folds = protocol_splits("kfold", 30, y, folds=5, seed=3)
-    res = probe_kfold(x, y, folds=5, seed=3)
-    assert res.folds is not None
-    assert [len(te) for _, te in folds] == [f.n_test for f in res.folds]
-    ((tr, te),) = protocol_splits("fraction", 30, y, fit_fraction=0.2, seed=1)
-    assert len(tr) == probe_fraction(x, y, fit_fraction=0.2, seed=1).n_train
-    ((tr, te),) = protocol_splits("group", 30, y, g, test_fraction=0.34, seed=2)
-    assert not set(g[tr]) & set(g[te])
-    assert len(te) == probe_group(x, y, g, test_fraction=0.34, seed=2).n_test
 
 
 def test_mlp_classifier_and_other_pooling(data: dict[str, Path]) -> None:

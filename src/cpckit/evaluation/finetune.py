@@ -343,7 +343,8 @@ def finetune_checkpoint(
     from cpckit.build import build_model
     from cpckit.data.labels import encode_labels
     from cpckit.evaluation.embed import open_model_folders
-    from cpckit.evaluation.protocols import _Rows, protocol_splits
+    from cpckit.evaluation.protocols import _Rows
+    from cpckit.evaluation.splits import protocol_splits
     from cpckit.training.run_folder import atomic_write_text
 
     if label_key is None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from cpckit.errors import CpckitError
+from cpckit.evaluation.splits import fraction_split, group_split, kfold_splits
 
 __all__ = [
     "CLASSIFIERS",
@@ -180,26 +181,83 @@ def _check_classes(y: np.ndarray, what: str) -> np.ndarray:
     return classes
 
 
+def _check_groups(groups: Any, y: np.ndarray, what: str) -> np.ndarray:
+    """``(N,)`` group ids of at least 2 distinct groups."""
+    if hasattr(groups, "detach"):
+        groups = groups.detach().cpu().numpy()
+    g = np.asarray(groups)
+    if g.shape != y.shape:
+        raise CpckitError(
+            f"{what} groups must have shape (N,) = {tuple(y.shape)}, got shape {tuple(g.shape)}"
+        )
+    n_groups = len(np.unique(g))
+    if n_groups < 2:
+        raise CpckitError(f"{what} needs at least 2 distinct groups, got {n_groups}")
+    return g
+
+
 def _chance(y_train: np.ndarray, y_test: np.ndarray) -> float:
     values, counts = np.unique(y_train, return_counts=True)
     return float(np.mean(y_test == values[np.argmax(counts)]))
 
 
-def _fit_score(
+def _scored(
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
     y_test: np.ndarray,
     classifier: str,
     seed: int,
-) -> tuple[float, float]:
+    protocol: str,
+    n_classes: int,
+    info: dict[str, Any] | None = None,
+) -> ProbeResult:
+    """One probe fit on the train part and scored on both parts."""
     model = make_classifier(classifier, seed)
     with warnings.catch_warnings():
         # scikit-learn announces changes of LogisticRegressionCV's defaults
         # (l1_ratios, scoring, fitted attributes) that do not change this fit
         warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
         model.fit(x_train, y_train)
-    return float(model.score(x_train, y_train)), float(model.score(x_test, y_test))
+    return ProbeResult(
+        train_accuracy=float(model.score(x_train, y_train)),
+        test_accuracy=float(model.score(x_test, y_test)),
+        n_train=len(y_train),
+        n_test=len(y_test),
+        protocol=protocol,
+        classifier=classifier,
+        n_classes=n_classes,
+        chance_accuracy=_chance(y_train, y_test),
+        info=info or {},
+    )
+
+
+def _folds(
+    x: np.ndarray,
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    classifier: str,
+    seed: int,
+    protocol: str,
+    info: dict[str, Any],
+) -> ProbeResult:
+    """A probe per fold: mean and std of the fold accuracies, every row tested once."""
+    fits = [_scored(x[tr], y[tr], x[te], y[te], classifier, seed, protocol, 0) for tr, te in splits]
+    scores = [FoldScore(f.train_accuracy, f.test_accuracy, f.n_train, f.n_test) for f in fits]
+    test = np.array([s.test_accuracy for s in scores])
+    return ProbeResult(
+        train_accuracy=float(np.mean([s.train_accuracy for s in scores])),
+        test_accuracy=float(test.mean()),
+        n_train=round(float(np.mean([s.n_train for s in scores]))),
+        n_test=len(y),
+        protocol=protocol,
+        classifier=classifier,
+        folds=scores,
+        std=float(test.std()),
+        n_classes=len(np.unique(y)),
+        chance_accuracy=sum(f.chance_accuracy * f.n_test for f in fits) / len(y),
+        info=info,
+    )
 
 
 def probe_split(
@@ -231,17 +289,7 @@ def probe_split(
             f"probe train and test features differ in width: {xa.shape[1]} and {xb.shape[1]}"
         )
     classes = _check_classes(ya, "train")
-    train_acc, test_acc = _fit_score(xa, ya, xb, yb, classifier, seed)
-    return ProbeResult(
-        train_accuracy=train_acc,
-        test_accuracy=test_acc,
-        n_train=len(ya),
-        n_test=len(yb),
-        protocol="split",
-        classifier=classifier,
-        n_classes=len(classes),
-        chance_accuracy=_chance(ya, yb),
-    )
+    return _scored(xa, ya, xb, yb, classifier, seed, "split", len(classes))
 
 
 def probe_kfold(
@@ -263,8 +311,6 @@ def probe_kfold(
         CpckitError: on mismatched shapes, one class, ``folds < 2``, or a class
             with fewer than ``folds`` samples.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     x, y = _check(features, labels, "k-fold")
     if folds < 2:
         raise CpckitError(f"probe_kfold folds must be >= 2, got {folds}")
@@ -279,27 +325,8 @@ def probe_kfold(
             f"probe_kfold with folds={folds} needs at least {folds} samples of every class; "
             f"class {_py(values[np.argmin(counts)])!r} has {int(counts.min())}"
         )
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    scores: list[FoldScore] = []
-    chance = 0.0
-    for train_idx, test_idx in splitter.split(x, y):
-        tr, te = _fit_score(x[train_idx], y[train_idx], x[test_idx], y[test_idx], classifier, seed)
-        scores.append(FoldScore(tr, te, len(train_idx), len(test_idx)))
-        chance += _chance(y[train_idx], y[test_idx]) * len(test_idx)
-    test = np.array([s.test_accuracy for s in scores])
-    return ProbeResult(
-        train_accuracy=float(np.mean([s.train_accuracy for s in scores])),
-        test_accuracy=float(test.mean()),
-        n_train=round(float(np.mean([s.n_train for s in scores]))),
-        n_test=len(y),
-        protocol="kfold",
-        classifier=classifier,
-        folds=scores,
-        std=float(test.std()),
-        n_classes=len(values),
-        chance_accuracy=chance / len(y),
-        info={"folds": folds, "seed": seed},
-    )
+    splits = kfold_splits(len(y), y, folds, seed)
+    return _folds(x, y, splits, classifier, seed, "kfold", {"folds": folds, "seed": seed})
 
 
 def probe_fraction(
@@ -321,8 +348,6 @@ def probe_fraction(
         CpckitError: on mismatched shapes, one class, a fraction outside
             (0, 1), or when either part would hold fewer samples than classes.
     """
-    from sklearn.model_selection import train_test_split
-
     x, y = _check(features, labels, "fraction")
     if not 0.0 < fit_fraction < 1.0:
         raise CpckitError(f"probe_fraction fit_fraction must be in (0, 1), got {fit_fraction}")
@@ -339,22 +364,9 @@ def probe_fraction(
         raise CpckitError(
             "probe_fraction needs at least 2 samples of every class for a stratified split"
         )
-    idx = np.arange(len(y))
-    fit_idx, test_idx = train_test_split(idx, train_size=n_fit, stratify=y, random_state=seed)
-    train_acc, test_acc = _fit_score(
-        x[fit_idx], y[fit_idx], x[test_idx], y[test_idx], classifier, seed
-    )
-    return ProbeResult(
-        train_accuracy=train_acc,
-        test_accuracy=test_acc,
-        n_train=len(fit_idx),
-        n_test=len(test_idx),
-        protocol="fraction",
-        classifier=classifier,
-        n_classes=len(classes),
-        chance_accuracy=_chance(y[fit_idx], y[test_idx]),
-        info={"fit_fraction": fit_fraction, "seed": seed},
-    )
+    tr, te = fraction_split(len(y), y, n_fit, seed)
+    info = {"fit_fraction": fit_fraction, "seed": seed}
+    return _scored(x[tr], y[tr], x[te], y[te], classifier, seed, "fraction", len(classes), info)
 
 
 def probe_group(
@@ -384,47 +396,24 @@ def probe_group(
         CpckitError: on mismatched shapes, fewer than 2 groups, a fraction
             outside (0, 1), or a training part with a single class.
     """
-    from sklearn.model_selection import GroupShuffleSplit
-
     x, y = _check(features, labels, "group")
-    if hasattr(groups, "detach"):
-        groups = groups.detach().cpu().numpy()
-    g = np.asarray(groups)
-    if g.shape != y.shape:
-        raise CpckitError(
-            f"probe_group groups must have shape (N,) = {tuple(y.shape)}, got shape {tuple(g.shape)}"
-        )
+    g = _check_groups(groups, y, "probe_group")
     if not 0.0 < test_fraction < 1.0:
         raise CpckitError(f"probe_group test_fraction must be in (0, 1), got {test_fraction}")
     _check_classes(y, "group")
-    unique_groups = np.unique(g)
-    if len(unique_groups) < 2:
-        raise CpckitError(f"probe_group needs at least 2 distinct groups, got {len(unique_groups)}")
-    splitter = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
-    train_idx, test_idx = next(splitter.split(x, y, g))
-    if len(np.unique(y[train_idx])) < 2:
+    tr, te = group_split(g, y, test_fraction, seed)
+    n_classes = len(np.unique(y[tr]))
+    if n_classes < 2:
         raise CpckitError(
             "probe_group: the training groups hold only one class; use more groups or another seed"
         )
-    train_acc, test_acc = _fit_score(
-        x[train_idx], y[train_idx], x[test_idx], y[test_idx], classifier, seed
-    )
-    return ProbeResult(
-        train_accuracy=train_acc,
-        test_accuracy=test_acc,
-        n_train=len(train_idx),
-        n_test=len(test_idx),
-        protocol="group",
-        classifier=classifier,
-        n_classes=len(np.unique(y[train_idx])),
-        chance_accuracy=_chance(y[train_idx], y[test_idx]),
-        info={
-            "test_fraction": test_fraction,
-            "seed": seed,
-            "train_groups": len(np.unique(g[train_idx])),
-            "test_groups": len(np.unique(g[test_idx])),
-        },
-    )
+    info = {
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "train_groups": len(np.unique(g[tr])),
+        "test_groups": len(np.unique(g[te])),
+    }
+    return _scored(x[tr], y[tr], x[te], y[te], classifier, seed, "group", n_classes, info)
 
 
 def _stack_frames(frames: Any, labels: Any, what: str) -> tuple[np.ndarray, np.ndarray, int]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from cpckit.errors import CpckitError
 from cpckit.evaluation.baselines import INPUT_BASELINES, input_features, random_model
 from cpckit.evaluation.frames import EmbeddedRows, concat_embedded, embed_rows, max_batch_samples
 from cpckit.evaluation.probe import CLASSIFIERS, ProbeResult
+from cpckit.evaluation.splits import PROTOCOLS, option_splits, protocol_name, protocol_splits
 from cpckit.model import POOLS
 
 __all__ = [
@@ -55,8 +55,6 @@ __all__ = [
     "protocol_splits",
 ]
 
-PROTOCOLS = ("split", "kfold", "fraction", "group")
-"""Valid values of ``--protocol``."""
 BASELINES = ("random", "mfcc", "pixels", "supervised", "finetune")
 """Valid names in ``--baselines`` (and ``none``)."""
 RUN_SPLIT = "split (the run's probe split)"
@@ -121,86 +119,6 @@ class EvaluateOptions:
     run_defaults: tuple[str, ...] = ()
 
 
-# ----------------------------------------------------------------------------- splits
-
-
-def _can_stratify(labels: np.ndarray, n_test: int, n_train: int) -> bool:
-    _, counts = np.unique(labels, return_counts=True)
-    k = len(counts)
-    return bool(counts.min() >= 2 and n_test >= k and n_train >= k)
-
-
-def protocol_splits(
-    protocol: str,
-    n: int,
-    labels: np.ndarray | None = None,
-    groups: np.ndarray | None = None,
-    *,
-    fixed: tuple[np.ndarray, np.ndarray] | None = None,
-    folds: int = 5,
-    fit_fraction: float = 0.1,
-    test_fraction: float = 0.2,
-    seed: int = 0,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The ``(train, test)`` index pairs of a protocol.
-
-    The same splits as :func:`~cpckit.evaluation.probe.probe_kfold`,
-    :func:`~cpckit.evaluation.probe.probe_fraction` and
-    :func:`~cpckit.evaluation.probe.probe_group` draw for these labels, groups
-    and seed (stratified by ``labels`` when given), so trained baselines and
-    frame-level probes see exactly the probes' splits.
-    """
-    from sklearn.model_selection import (
-        GroupShuffleSplit,
-        KFold,
-        StratifiedKFold,
-        train_test_split,
-    )
-
-    idx = np.arange(n)
-    if protocol == "split":
-        if fixed is not None:
-            return [fixed]
-        n_test = int(math.ceil(test_fraction * n))
-        strat = labels if labels is not None and _can_stratify(labels, n_test, n - n_test) else None
-        tr, te = train_test_split(idx, test_size=test_fraction, stratify=strat, random_state=seed)
-        return [(np.sort(tr), np.sort(te))]
-    if protocol == "kfold":
-        if folds < 2 or n < folds:
-            raise CpckitError(f"--folds = {folds} needs 2 <= folds <= {n} (the number of rows)")
-        if labels is not None:
-            splitter: Any = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-            return list(splitter.split(np.zeros((n, 1)), labels))
-        return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(idx))
-    if protocol == "fraction":
-        n_fit = int(np.floor(fit_fraction * n))
-        if not 0 < n_fit < n:
-            raise CpckitError(
-                f"--fit-fraction = {fit_fraction} of {n} rows leaves no row to fit on or to test"
-            )
-        strat = labels if labels is not None and _can_stratify(labels, n - n_fit, n_fit) else None
-        tr, te = train_test_split(idx, train_size=n_fit, stratify=strat, random_state=seed)
-        return [(tr, te)]
-    if protocol == "group":
-        if groups is None:
-            raise CpckitError("--protocol group needs --group-key (e.g. the speaker)")
-        if len(np.unique(groups)) < 2:
-            raise CpckitError("--protocol group needs at least 2 distinct groups")
-        gss = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
-        return [next(gss.split(idx, labels, groups))]
-    raise CpckitError(f"--protocol {protocol!r} is unknown; valid: {', '.join(PROTOCOLS)}")
-
-
-def _protocol_name(opts: EvaluateOptions, fixed: bool) -> str:
-    if opts.protocol == "split":
-        return "split (--test-root)" if fixed else f"split ({opts.test_fraction:g} held out)"
-    if opts.protocol == "kfold":
-        return f"kfold ({opts.folds} folds)"
-    if opts.protocol == "fraction":
-        return f"fraction (fit on {opts.fit_fraction:g})"
-    return f"group ({opts.test_fraction:g} of groups held out)"
-
-
 # ----------------------------------------------------------------------------- probes
 
 
@@ -214,9 +132,7 @@ def _probe(
     from cpckit.evaluation.probe import probe_fraction, probe_group, probe_kfold, probe_split
 
     if opts.protocol == "split":
-        tr, te = protocol_splits(
-            "split", len(y), y, fixed=fixed, test_fraction=opts.test_fraction, seed=opts.seed
-        )[0]
+        tr, te = option_splits(opts, len(y), y, None, fixed)[0]
         return probe_split(x[tr], y[tr], x[te], y[te], classifier=opts.classifier, seed=opts.seed)
     if opts.protocol == "kfold":
         return probe_kfold(x, y, folds=opts.folds, seed=opts.seed, classifier=opts.classifier)
@@ -874,17 +790,7 @@ def _frame_rows(
             raise CpckitError(
                 "--frame-labels: the train or the test folder has no aligned utterance"
             )
-    splits = protocol_splits(
-        opts.protocol,
-        len(have),
-        yy,
-        gg,
-        fixed=fixed,
-        folds=opts.folds,
-        fit_fraction=opts.fit_fraction,
-        test_fraction=opts.test_fraction,
-        seed=opts.seed,
-    )
+    splits = option_splits(opts, len(have), yy, gg, fixed)
     all_sets = {k: (v, labels) for k, v in sets.items()}
     if mfcc_sets:
         all_sets["MFCC|frames (10 ms)"] = (mfcc_sets, mfcc_labels)
@@ -1180,7 +1086,7 @@ def evaluate_checkpoint(
         y, label_names = _codes(_key_values(data, label_key, "--label-key"))
     if opts.group_key is not None:
         g, _ = _codes(_key_values(data, opts.group_key, "--group-key"))
-    protocol = RUN_SPLIT if run_data else _protocol_name(opts, data.fixed is not None)
+    protocol = RUN_SPLIT if run_data else protocol_name(opts, data.fixed is not None)
     rows: list[dict[str, Any]] = []
     cfg = pre.config
     random_emb = None
@@ -1209,17 +1115,7 @@ def evaluate_checkpoint(
         rows += utt
         trained: list[str] = [b for b in ("supervised", "finetune") if b in names]
         if trained:
-            splits = protocol_splits(
-                opts.protocol,
-                len(y),
-                y,
-                g,
-                fixed=data.fixed,
-                folds=opts.folds,
-                fit_fraction=opts.fit_fraction,
-                test_fraction=opts.test_fraction,
-                seed=opts.seed,
-            )
+            splits = option_splits(opts, len(y), y, g, data.fixed)
             rows += _trained_rows(
                 trained, pre, data, y, len(label_names), splits, protocol, opts, chance
             )
