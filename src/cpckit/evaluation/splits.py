@@ -21,7 +21,7 @@ import numpy as np
 from cpckit.errors import CpckitError
 
 if TYPE_CHECKING:
-    from cpckit.evaluation.protocols import EvaluateOptions
+    from cpckit.evaluation.options import EvaluateOptions
 
 __all__ = [
     "PROTOCOLS",
