@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpckit.errors import CpckitError
-from cpckit.evaluation.probe import CLASSIFIERS
+from cpckit.evaluation.classifiers import CLASSIFIERS
 from cpckit.evaluation.splits import PROTOCOLS
 from cpckit.model import POOLS
 
