@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cpckit.errors import CpckitError
 from cpckit.evaluation.classifiers import CLASSIFIERS
-from cpckit.evaluation.splits import PROTOCOLS
+from cpckit.evaluation.splits import GROUP_PROTOCOLS, PROTOCOLS
 from cpckit.model import POOLS
 
 __all__ = ["EvaluateOptions", "check_options"]
@@ -19,11 +19,11 @@ class EvaluateOptions:
     """Settings of one evaluation (the ``cpckit evaluate`` flags).
 
     Attributes:
-        protocol: ``split``, ``kfold``, ``fraction`` or ``group``.
+        protocol: ``split``, ``kfold``, ``fraction``, ``group`` or ``logo``.
         classifier: ``linear``, ``linear-cv`` or ``mlp``.
         label_regex: regex whose named groups give labels (folders).
         label_key: label to probe (a regex group, ``folder``, or an array of the table).
-        group_key: group for ``--protocol group`` (e.g. the speaker).
+        group_key: groups for ``--protocol group`` and ``logo`` (e.g. the speaker).
         baselines: names from :data:`BASELINES`; None = ``random`` and the
             input baseline of the modality (none for a table).
         frame_labels: alignment file for frame-level probes, or None.
@@ -84,9 +84,9 @@ def check_options(opts: EvaluateOptions, fixed_split: bool) -> None:
             f"--test-root gives a fixed train/test split; it goes with --protocol split, "
             f"not {opts.protocol}"
         )
-    if opts.protocol == "group" and opts.group_key is None:
+    if opts.protocol in GROUP_PROTOCOLS and opts.group_key is None:
         raise CpckitError(
-            "--protocol group needs --group-key, the groups to hold out (e.g. speaker)"
+            f"--protocol {opts.protocol} needs --group-key, the groups to hold out (e.g. speaker)"
         )
     if opts.label_regex is not None and opts.label_key is None and opts.frame_labels is None:
         raise CpckitError(

@@ -8,13 +8,19 @@ only, then fed to a multinomial logistic regression; the ``mlp`` probe has
 one hidden layer, as for the phone-classification comparison in the CPC paper
 (:mod:`cpckit.evaluation.classifiers`).
 
-Protocols (each returns a :class:`ProbeResult`):
+Protocols (each returns a :class:`ProbeResult`; their splits come from
+:mod:`cpckit.evaluation.splits`):
 
 - :func:`probe_split`: a given train/test split;
 - :func:`probe_kfold`: stratified k-fold cross-validation (mean and std);
 - :func:`probe_fraction`: fit on a small stratified fraction (10 %), test on the rest;
 - :func:`probe_group`: test on groups (e.g. speakers) never seen in training;
+- :func:`probe_logo`: leave one group out, each group tested once (mean and std);
 - :func:`probe_frames`: frame-level labels over variable-length sequences.
+
+Each takes ``features`` ``(N, F)`` and ``labels`` ``(N,)`` (numpy or torch;
+``probe_split`` and ``probe_frames`` one pair per side), a ``classifier``
+from :data:`CLASSIFIERS` and a ``seed`` (of the split and of the MLP).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import numpy as np
 
 from cpckit.errors import CpckitError
 from cpckit.evaluation.classifiers import CLASSIFIERS, LINEAR_CV_CS, make_classifier
-from cpckit.evaluation.splits import fraction_split, group_split, kfold_splits
+from cpckit.evaluation.splits import fraction_split, group_split, kfold_splits, logo_splits
 
 __all__ = [
     "CLASSIFIERS",
@@ -39,6 +45,7 @@ __all__ = [
     "probe_frames",
     "probe_group",
     "probe_kfold",
+    "probe_logo",
     "probe_split",
 ]
 
@@ -59,15 +66,15 @@ class ProbeResult:
 
     Attributes:
         train_accuracy: accuracy on the samples it was fit on (mean over folds
-            for k-fold).
-        test_accuracy: accuracy on held-out samples (mean over folds for k-fold).
-        n_train: training samples (per fold for k-fold, rounded mean).
-        n_test: test samples (for k-fold: all N, each tested once).
-        protocol: ``split``, ``kfold``, ``fraction``, ``group`` or ``frames``.
-        classifier: ``linear`` or ``mlp``.
-        folds: per-fold scores (k-fold only), else ``None``.
-        std: standard deviation of the fold test accuracies (k-fold only,
-            ``ddof=0``), else ``None``.
+            for k-fold and logo).
+        test_accuracy: accuracy on held-out samples (mean over folds).
+        n_train: training samples (over folds: the rounded mean per fold).
+        n_test: test samples (over folds: all N, each tested once).
+        protocol: ``split``, ``kfold``, ``fraction``, ``group``, ``logo`` or ``frames``.
+        classifier: ``linear``, ``linear-cv`` or ``mlp``.
+        folds: per-fold scores (k-fold and logo), else ``None``.
+        std: standard deviation of the fold test accuracies (k-fold and
+            logo, ``ddof=0``), else ``None``.
         n_classes: classes in the training labels.
         chance_accuracy: test accuracy of always predicting the most frequent
             training class (the floor to compare against).
@@ -91,14 +98,15 @@ class ProbeResult:
         return asdict(self)
 
 
+def _numpy(values: Any) -> Any:
+    """A torch tensor as a numpy array; anything else as it is."""
+    return values.detach().cpu().numpy() if hasattr(values, "detach") else values
+
+
 def _check(features: Any, labels: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``(N, F)`` features and ``(N,)`` labels; return float64 / label arrays."""
-    if hasattr(features, "detach"):
-        features = features.detach().cpu().numpy()
-    if hasattr(labels, "detach"):
-        labels = labels.detach().cpu().numpy()
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels)
+    x = np.asarray(_numpy(features), dtype=np.float64)
+    y = np.asarray(_numpy(labels))
     if x.ndim != 2:
         raise CpckitError(
             f"probe {what} features must have shape (N, F), got shape {tuple(x.shape)}"
@@ -140,9 +148,7 @@ def _check_classes(y: np.ndarray, what: str) -> np.ndarray:
 
 def _check_groups(groups: Any, y: np.ndarray, what: str) -> np.ndarray:
     """``(N,)`` group ids of at least 2 distinct groups."""
-    if hasattr(groups, "detach"):
-        groups = groups.detach().cpu().numpy()
-    g = np.asarray(groups)
+    g = np.asarray(_numpy(groups))
     if g.shape != y.shape:
         raise CpckitError(
             f"{what} groups must have shape (N,) = {tuple(y.shape)}, got shape {tuple(g.shape)}"
@@ -228,12 +234,8 @@ def probe_split(
     """Fit a probe on a given training split and score it on a given test split.
 
     Args:
-        x_train: ``(N_train, F)`` features.
-        y_train: ``(N_train,)`` labels.
-        x_test: ``(N_test, F)`` features.
-        y_test: ``(N_test,)`` labels.
-        classifier: ``linear``, ``linear-cv`` or ``mlp``.
-        seed: seed of the MLP initialisation.
+        x_train, y_train: ``(N_train, F)`` features and ``(N_train,)`` labels.
+        x_test, y_test: ``(N_test, F)`` features and ``(N_test,)`` labels.
 
     Raises:
         CpckitError: on mismatched shapes, a single training class, fewer
@@ -258,11 +260,7 @@ def probe_kfold(
     proportions. The scaler is refit on each training part.
 
     Args:
-        features: ``(N, F)`` features.
-        labels: ``(N,)`` labels.
         folds: number of folds (>= 2).
-        seed: seed of the fold assignment (shuffled) and the MLP.
-        classifier: ``linear`` or ``mlp``.
 
     Raises:
         CpckitError: on mismatched shapes, one class, ``folds < 2``, or a class
@@ -295,11 +293,7 @@ def probe_fraction(
     representation shows most clearly against raw-input baselines.
 
     Args:
-        features: ``(N, F)`` features.
-        labels: ``(N,)`` labels.
         fit_fraction: share of samples to fit on, in (0, 1).
-        seed: seed of the split and the MLP.
-        classifier: ``linear`` or ``mlp``.
 
     Raises:
         CpckitError: on mismatched shapes, one class, a fraction outside
@@ -342,12 +336,8 @@ def probe_group(
     this split does not.
 
     Args:
-        features: ``(N, F)`` features.
-        labels: ``(N,)`` labels.
         groups: ``(N,)`` group ids.
         test_fraction: share of groups held out, in (0, 1).
-        seed: seed of the group assignment and the MLP.
-        classifier: ``linear`` or ``mlp``.
 
     Raises:
         CpckitError: on mismatched shapes, fewer than 2 groups, a fraction
@@ -371,6 +361,34 @@ def probe_group(
         "test_groups": len(np.unique(g[te])),
     }
     return _scored(x[tr], y[tr], x[te], y[te], classifier, seed, "group", n_classes, info)
+
+
+def probe_logo(
+    features: Any, labels: Any, groups: Any, seed: int = 0, classifier: str = "linear"
+) -> ProbeResult:
+    """Leave one group out: a fold per group, fit on all the others (mean and std over folds).
+
+    Every group (e.g. speaker) is held out in turn, so every sample is tested
+    once, by a probe that never saw its group; reported as :func:`probe_kfold`
+    reports its folds.
+
+    Args:
+        groups: ``(N,)`` group ids (at least 2 distinct).
+
+    Raises:
+        CpckitError: on mismatched shapes, fewer than 2 groups, or a fold
+            whose training groups hold a single class.
+    """
+    x, y = _check(features, labels, "logo")
+    g = _check_groups(groups, y, "probe_logo")
+    _check_classes(y, "logo")
+    splits = logo_splits(g)
+    for tr, te in splits:
+        if len(np.unique(y[tr])) < 2:
+            raise CpckitError(
+                f"probe_logo: without group {_py(g[te[0]])!r}, the other groups hold only one class"
+            )
+    return _folds(x, y, splits, classifier, seed, "logo", {"groups": len(splits), "seed": seed})
 
 
 def _stack_frames(frames: Any, labels: Any, what: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -413,13 +431,9 @@ def probe_frames(
     many frames (frame-level data grows fast: 100 frames per second of audio).
 
     Args:
-        train_frames: list of ``(T_i, F)`` arrays.
-        train_labels: list of ``(T_i,)`` label arrays, one per sequence.
-        test_frames: list of ``(T_j, F)`` arrays.
-        test_labels: list of ``(T_j,)`` label arrays.
-        classifier: ``linear`` or ``mlp`` (the CPC paper reports both for phones).
-        max_frames: cap on frames per side; ``None`` = all.
-        seed: seed of the subsampling and the MLP.
+        train_frames, train_labels: lists of ``(T_i, F)`` and ``(T_i,)`` arrays.
+        test_frames, test_labels: lists of ``(T_j, F)`` and ``(T_j,)`` arrays.
+        max_frames: cap on frames per side (seeded by ``seed``); ``None`` = all.
 
     Raises:
         CpckitError: on mismatched lengths or widths, a single class, or

@@ -12,8 +12,9 @@ every baseline asked for:
 
 Protocols (the probe layer of :mod:`cpckit.evaluation.probe`): ``split`` (a
 ``--test-root`` folder, or a seeded stratified ratio split), ``kfold``
-(stratified k-fold), ``fraction`` (fit on 10 %, test on 90 %) and ``group``
-(test on unseen groups). Frame-level probes use phone alignments: each
+(stratified k-fold), ``fraction`` (fit on 10 %, test on 90 %), ``group``
+(test on unseen groups) and ``logo`` (leave one group out: each group held
+out in turn, mean and std over the folds). Frame-level probes use phone alignments: each
 utterance's frame labels are mapped to its latent steps and the utterances
 are split as the protocol splits them. Alignment and uniformity (and a
 t-SNE map) come with every run.
@@ -101,7 +102,13 @@ def _probe(
     fixed: tuple[np.ndarray, np.ndarray] | None,
     opts: EvaluateOptions,
 ) -> ProbeResult:
-    from cpckit.evaluation.probe import probe_fraction, probe_group, probe_kfold, probe_split
+    from cpckit.evaluation.probe import (
+        probe_fraction,
+        probe_group,
+        probe_kfold,
+        probe_logo,
+        probe_split,
+    )
 
     if opts.protocol == "split":
         tr, te = option_splits(opts, len(y), y, None, fixed)[0]
@@ -113,6 +120,8 @@ def _probe(
             x, y, fit_fraction=opts.fit_fraction, seed=opts.seed, classifier=opts.classifier
         )
     assert g is not None
+    if opts.protocol == "logo":
+        return probe_logo(x, y, g, seed=opts.seed, classifier=opts.classifier)
     return probe_group(
         x, y, g, test_fraction=opts.test_fraction, seed=opts.seed, classifier=opts.classifier
     )
@@ -336,7 +345,8 @@ def evaluate_checkpoint(
         y, label_names = label_codes(key_values(data, label_key, "--label-key"))
     if opts.group_key is not None:
         g, _ = label_codes(key_values(data, opts.group_key, "--group-key"))
-    protocol = RUN_SPLIT if run_data else protocol_name(opts, data.fixed is not None)
+    n_groups = 0 if g is None else len(np.unique(g))
+    protocol = RUN_SPLIT if run_data else protocol_name(opts, data.fixed is not None, n_groups)
     rows: list[dict[str, Any]] = []
     cfg = pre.config
     random_emb = None
@@ -403,7 +413,7 @@ def evaluate_checkpoint(
             "name": opts.protocol,
             "description": protocol,
             "seed": opts.seed,
-            "folds": opts.folds if opts.protocol == "kfold" else None,
+            "folds": {"kfold": opts.folds, "logo": n_groups}.get(opts.protocol),
             "fit_fraction": opts.fit_fraction if opts.protocol == "fraction" else None,
             "test_fraction": opts.test_fraction
             if opts.protocol in ("split", "group") and data.fixed is None

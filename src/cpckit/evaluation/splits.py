@@ -8,7 +8,8 @@ so for the same labels, groups and seed they see exactly the same rows:
   stratified when every class can be;
 - ``kfold``: stratified k-fold (shuffled, seeded), or plain k-fold without labels;
 - ``fraction``: fit on a seeded stratified fraction, test on the rest;
-- ``group``: a seeded share of the groups held out (no group on both sides).
+- ``group``: a seeded share of the groups held out (no group on both sides);
+- ``logo``: leave one group out, a fold per group (each group tested once).
 """
 
 from __future__ import annotations
@@ -24,18 +25,22 @@ if TYPE_CHECKING:
     from cpckit.evaluation.options import EvaluateOptions
 
 __all__ = [
+    "GROUP_PROTOCOLS",
     "PROTOCOLS",
     "Split",
     "fraction_split",
     "group_split",
     "kfold_splits",
+    "logo_splits",
     "option_splits",
     "protocol_name",
     "protocol_splits",
 ]
 
-PROTOCOLS = ("split", "kfold", "fraction", "group")
+PROTOCOLS = ("split", "kfold", "fraction", "group", "logo")
 """Valid values of ``--protocol``."""
+GROUP_PROTOCOLS = ("group", "logo")
+"""The protocols that split by ``--group-key``."""
 
 Split = tuple[np.ndarray, np.ndarray]
 """``(train, test)`` row indices."""
@@ -77,6 +82,14 @@ def group_split(
     return tr, te
 
 
+def logo_splits(groups: np.ndarray) -> list[Split]:
+    """Leave one group out: a fold per group (in sorted order), testing that group."""
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    idx = np.arange(len(groups))
+    return list(LeaveOneGroupOut().split(idx, None, groups))
+
+
 def protocol_splits(
     protocol: str,
     n: int,
@@ -92,8 +105,9 @@ def protocol_splits(
     """The ``(train, test)`` index pairs of a protocol.
 
     The same splits as :func:`~cpckit.evaluation.probe.probe_kfold`,
-    :func:`~cpckit.evaluation.probe.probe_fraction` and
-    :func:`~cpckit.evaluation.probe.probe_group` draw for these labels, groups
+    :func:`~cpckit.evaluation.probe.probe_fraction`,
+    :func:`~cpckit.evaluation.probe.probe_group` and
+    :func:`~cpckit.evaluation.probe.probe_logo` draw for these labels, groups
     and seed (stratified by ``labels`` when given), so trained baselines and
     frame-level probes see exactly the probes' splits.
     """
@@ -119,11 +133,13 @@ def protocol_splits(
                 f"--fit-fraction = {fit_fraction} of {n} rows leaves no row to fit on or to test"
             )
         return [fraction_split(n, labels, n_fit, seed)]
-    if protocol == "group":
+    if protocol in GROUP_PROTOCOLS:
         if groups is None:
-            raise CpckitError("--protocol group needs --group-key (e.g. the speaker)")
+            raise CpckitError(f"--protocol {protocol} needs --group-key (e.g. the speaker)")
         if len(np.unique(groups)) < 2:
-            raise CpckitError("--protocol group needs at least 2 distinct groups")
+            raise CpckitError(f"--protocol {protocol} needs at least 2 distinct groups")
+        if protocol == "logo":
+            return logo_splits(groups)
         return [group_split(groups, labels, test_fraction, seed)]
     raise CpckitError(f"--protocol {protocol!r} is unknown; valid: {', '.join(PROTOCOLS)}")
 
@@ -149,7 +165,7 @@ def option_splits(
     )
 
 
-def protocol_name(opts: EvaluateOptions, fixed: bool) -> str:
+def protocol_name(opts: EvaluateOptions, fixed: bool, n_groups: int = 0) -> str:
     """The protocol as the result rows name it, e.g. ``kfold (5 folds)``."""
     if opts.protocol == "split":
         return "split (--test-root)" if fixed else f"split ({opts.test_fraction:g} held out)"
@@ -157,4 +173,6 @@ def protocol_name(opts: EvaluateOptions, fixed: bool) -> str:
         return f"kfold ({opts.folds} folds)"
     if opts.protocol == "fraction":
         return f"fraction (fit on {opts.fit_fraction:g})"
+    if opts.protocol == "logo":
+        return f"logo ({n_groups} groups, one held out per fold)"
     return f"group ({opts.test_fraction:g} of groups held out)"
