@@ -23,6 +23,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+FOLDER_LABELS = ["--checkpoint", "{run}", "--audio-root", "{wav}", "--label-key", "folder"]
+"""Valid data and labels, to which a case adds its bad flag."""
+
 CASES = [
     (
         "evaluate",
@@ -71,22 +74,16 @@ CASES = [
             "--protocol",
             "loo",
         ],
-        "--protocol 'loo' is unknown; valid: split, kfold, fraction, group",
+        "--protocol 'loo' is unknown; valid: split, kfold, fraction, group, logo",
     ),
-    (
-        "evaluate",
-        [
-            "--checkpoint",
-            "{run}",
-            "--audio-root",
-            "{wav}",
-            "--label-key",
-            "folder",
-            "--protocol",
-            "group",
-        ],
-        "--protocol group needs --group-key",
-    ),
+    *[
+        (
+            "evaluate",
+            [*FOLDER_LABELS, "--protocol", protocol],
+            f"--protocol {protocol} needs --group-key",
+        )
+        for protocol in ("group", "logo")
+    ],
     (
         "evaluate",
         [

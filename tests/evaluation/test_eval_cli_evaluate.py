@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 from test_eval_cli_helpers import REGEX, make_run, run, write_pngs, write_wavs
 
-from cpckit.evaluation.protocols import protocol_splits
-
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -58,7 +56,7 @@ def check_rows(result: dict[str, Any], n_total: int) -> None:
     for r in result["rows"]:
         assert 0.0 <= r["train_accuracy"] <= 1.0 and 0.0 <= r["test_accuracy"] <= 1.0, r
         assert 0.0 <= r["chance_accuracy"] <= 1.0
-        if r["level"] == "utterance" and "kfold" not in r["protocol"]:
+        if r["level"] == "utterance" and r["protocol"].split()[0] not in ("kfold", "logo"):
             assert r["n_train"] + r["n_test"] == n_total, r
 
 
@@ -73,6 +71,7 @@ def check_rows(result: dict[str, Any], n_total: int) -> None:
             ["--group-key", "speaker", "--test-fraction", "0.3"],
             "group (0.3 of groups held out)",
         ),
+        ("logo", ["--group-key", "speaker"], "logo (3 groups, one held out per fold)"),
     ],
 )
 def test_each_protocol_probes_cpc_and_the_default_baselines(
@@ -98,6 +97,10 @@ def test_each_protocol_probes_cpc_and_the_default_baselines(
         assert rows[("CPC", "context (pooled)")]["n_train"] == 9
     if protocol == "group":  # one of three speakers (6 files) held out
         assert rows[("CPC", "context (pooled)")]["n_test"] == 6
+    if protocol == "logo":  # each of three speakers (6 files) held out in turn
+        for r in result["rows"]:
+            assert r["std"] is not None and (r["n_train"], r["n_test"]) == (12, 18), r
+        assert result["protocol"]["folds"] == 3
     # the table is printed and written
     md = (data["base"] / f"out_{protocol}" / "evaluation.md").read_text()
     for r in result["rows"]:
@@ -113,14 +116,24 @@ def test_fixed_split_from_a_test_root(data: dict[str, Path]) -> None:
     check_rows(result, 26)
 
 
-def test_supervised_and_finetune_baselines_report_accuracies(data: dict[str, Path]) -> None:
+@pytest.mark.parametrize(
+    ("args", "n_train", "description"),
+    [
+        (["--protocol", "kfold", "--folds", "2"], 9, "kfold (2 folds)"),
+        (
+            ["--protocol", "logo", "--group-key", "speaker"],
+            12,
+            "logo (3 groups, one held out per fold)",
+        ),
+    ],
+)
+def test_supervised_and_finetune_baselines_report_accuracies(
+    data: dict[str, Path], args: list[str], n_train: int, description: str
+) -> None:
     result, _ = evaluate(
         data,
-        "out_trained",
-        "--protocol",
-        "kfold",
-        "--folds",
-        "2",
+        f"out_trained_{args[1]}",
+        *args,
         "--baselines",
         "supervised,finetune",
         "--finetune-epochs",
@@ -133,26 +146,9 @@ def test_supervised_and_finetune_baselines_report_accuracies(data: dict[str, Pat
     fine = rows[("CPC fine-tuned", "end to end, 1 epochs")]
     for r in (sup, fine):
         assert 0.0 <= r["train_accuracy"] <= 1.0 and 0.0 <= r["test_accuracy"] <= 1.0
-        assert r["n_test"] == 18 and r["n_train"] == 9 and r["std"] is not None
+        assert r["n_test"] == 18 and r["n_train"] == n_train and r["std"] is not None
+        assert r["protocol"] == description
     assert ("random init", "context (pooled)") not in rows  # only what was asked
-
-
-def test_protocol_splits_match_the_probe_protocols() -> None:
-    from cpckit.evaluation.probe import probe_fraction, probe_group, probe_kfold
-
-    rng = np.random.default_rng(0)
-    y = np.repeat([0, 1, 2], 10)
-    g = np.tile(np.arange(6), 5)
-    x = rng.standard_normal((30, 4)) + y[:, None]
-    folds = protocol_splits("kfold", 30, y, folds=5, seed=3)
-    res = probe_kfold(x, y, folds=5, seed=3)
-    assert res.folds is not None
-    assert [len(te) for _, te in folds] == [f.n_test for f in res.folds]
-    ((tr, te),) = protocol_splits("fraction", 30, y, fit_fraction=0.2, seed=1)
-    assert len(tr) == probe_fraction(x, y, fit_fraction=0.2, seed=1).n_train
-    ((tr, te),) = protocol_splits("group", 30, y, g, test_fraction=0.34, seed=2)
-    assert not set(g[tr]) & set(g[te])
-    assert len(te) == probe_group(x, y, g, test_fraction=0.34, seed=2).n_test
 
 
 def test_mlp_classifier_and_other_pooling(data: dict[str, Path]) -> None:
@@ -163,7 +159,12 @@ def test_mlp_classifier_and_other_pooling(data: dict[str, Path]) -> None:
     assert result["pool"] == "max" and len(result["rows"]) == 2
 
 
-def test_frame_level_probes_from_alignments(data: dict[str, Path]) -> None:
+@pytest.mark.parametrize(
+    ("protocol", "args"), [("group", ["--test-fraction", "0.3"]), ("logo", [])]
+)
+def test_frame_level_probes_from_alignments(
+    data: dict[str, Path], protocol: str, args: list[str]
+) -> None:
     import soundfile as sf
 
     rng = np.random.default_rng(0)
@@ -177,17 +178,16 @@ def test_frame_level_probes_from_alignments(data: dict[str, Path]) -> None:
     ali.write_text("\n".join(lines) + "\n")
     result, _ = evaluate(
         data,
-        "out_frames",
+        f"out_frames_{protocol}",
         "--frame-labels",
         ali,
         "--protocol",
-        "group",
+        protocol,
         "--group-key",
         "speaker",
-        "--test-fraction",
-        "0.3",
         "--max-frames",
         "500",
+        *args,
     )
     frames = {(r["name"], r["features"]): r for r in result["rows"] if r["level"] == "frame"}
     assert set(frames) == {
@@ -197,9 +197,11 @@ def test_frame_level_probes_from_alignments(data: dict[str, Path]) -> None:
         ("random init", "latent frames"),
         ("MFCC", "frames (10 ms)"),
     }
+    folds = 3 if protocol == "logo" else 1  # logo: every speaker's frames tested once
     for r in frames.values():
-        assert r["n_classes"] == 3 and 0 < r["n_train"] <= 500 and 0 < r["n_test"] <= 500
+        assert r["n_classes"] == 3 and 0 < r["n_train"] <= 500 and 0 < r["n_test"] <= 500 * folds
         assert 0.0 <= r["test_accuracy"] <= 1.0
+        assert (r["std"] is not None) == (protocol == "logo")
     assert result["frames"]["aligned_utterances"] == 18
     assert result["frames"]["vocabulary"] == ["aa", "iy", "sil"]
     # utterance-level rows are there too

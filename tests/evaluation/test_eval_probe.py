@@ -15,6 +15,7 @@ from cpckit.evaluation.probe import (
     probe_frames,
     probe_group,
     probe_kfold,
+    probe_logo,
     probe_split,
 )
 
@@ -119,6 +120,41 @@ def test_eval_probe_group_never_shares_a_group() -> None:
     )
     assert not set(g[train_idx]) & set(g[test_idx])
     assert (res.n_train, res.n_test) == (len(train_idx), len(test_idx))
+
+
+def _shifted(groups: int, classes: int = 3, per: int = 10, seed: int = 0):
+    """Features (label + group offset, group offset): group g shifts the label axis by g classes."""
+    rng = np.random.default_rng(seed)
+    y = np.tile(np.repeat(np.arange(classes), per), groups)
+    g = np.repeat(np.arange(groups), classes * per)
+    x = np.stack([y + g, g], axis=1) + 0.05 * rng.standard_normal((len(y), 2))
+    return x, y, g
+
+
+def test_eval_probe_logo_holds_out_each_group_once() -> None:
+    # the offset varies over the training groups: the probe reads label = x0 - x1 everywhere
+    x, y, g = _shifted(groups=4)
+    res = probe_logo(x, y, g)
+    assert res.folds is not None and len(res.folds) == 4 == res.info["groups"]
+    assert [f.n_test for f in res.folds] == [30, 30, 30, 30]
+    assert (res.n_train, res.n_test, res.protocol) == (90, 120, "logo")
+    assert res.test_accuracy == 1.0 and res.std == 0.0
+
+
+def test_eval_probe_logo_on_a_one_class_shift_scores_one_class_in_three() -> None:
+    # two groups: each fold trains on one offset, and the held-out group's features sit one
+    # class over; only the class at the end of the axis is still named right
+    x, y, g = _shifted(groups=2)
+    res = probe_logo(x, y, g)
+    assert res.folds is not None and len(res.folds) == 2
+    assert [f.test_accuracy for f in res.folds] == pytest.approx([1 / 3, 1 / 3])
+    assert res.test_accuracy == pytest.approx(1 / 3) and res.std == pytest.approx(0.0)
+    assert res.train_accuracy == 1.0
+    assert probe_kfold(x, y, folds=5).test_accuracy > 0.95  # both groups seen: no shift
+    with pytest.raises(CpckitError, match="at least 2 distinct groups, got 1"):
+        probe_logo(x, y, np.zeros(len(y)))
+    with pytest.raises(CpckitError, match="without group 1, the other groups hold only one class"):
+        probe_logo(x, np.where(g == 0, 0, y), g)
 
 
 def test_eval_probe_frames_shapes_and_cap() -> None:

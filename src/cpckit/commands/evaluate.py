@@ -37,6 +37,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "  cpckit evaluate --checkpoint outputs_audio --run-data   # metrics.json's rows again\n"
         "  cpckit evaluate --checkpoint run --embeddings emb.npz --label-key speaker "
         "--protocol kfold\n"
+        "  cpckit evaluate --checkpoint run --embeddings emb.npz --label-key digit "
+        "--protocol logo --group-key speaker\n"
         "  cpckit evaluate --checkpoint run --audio-root LibriSpeech/dev-clean "
         "--frame-labels alignments.txt",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -64,7 +66,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="the label to probe: a regex group, 'folder', or a label array of --embeddings "
         "[default for images: folder]",
     )
-    lab.add_argument("--group-key", metavar="G", help="groups for --protocol group (e.g. speaker)")
+    lab.add_argument(
+        "--group-key", metavar="G", help="groups for --protocol group and logo (e.g. speaker)"
+    )
     lab.add_argument(
         "--frame-labels",
         metavar="ALIGNMENTS.txt",
@@ -76,7 +80,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--protocol",
         default="split",
         help="split (--test-root, or a seeded ratio split) | kfold | fraction (fit on "
-        "--fit-fraction, test on the rest) | group (test on unseen groups) [default: split]",
+        "--fit-fraction, test on the rest) | group (test on unseen groups) | logo (leave one "
+        "group out: each --group-key group held out in turn, mean and std over the folds) "
+        "[default: split]",
     )
     pro.add_argument("--test-root", metavar="DIR", help="held-out folder: a fixed train/test split")
     pro.add_argument(

@@ -343,7 +343,8 @@ def finetune_checkpoint(
     from cpckit.build import build_model
     from cpckit.data.labels import encode_labels
     from cpckit.data.rows import open_model_folders
-    from cpckit.evaluation.protocols import _Rows, protocol_splits
+    from cpckit.evaluation.sources import Rows
+    from cpckit.evaluation.splits import protocol_splits
     from cpckit.training.run_folder import atomic_write_text
 
     if label_key is None:
@@ -372,7 +373,7 @@ def finetune_checkpoint(
         raise CpckitError(
             f"--label-key {label_key!r} has one value ({names[0]!r}): nothing to learn"
         )
-    rows = _Rows([f.rows for f in folders])
+    rows = Rows([f.rows for f in folders])
     n0 = len(folders[0].rows)
     if test_root is not None:
         tr, te = np.arange(n0), n0 + np.arange(len(rows) - n0)

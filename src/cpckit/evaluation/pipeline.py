@@ -1,7 +1,7 @@
 """End-of-training evaluation: probes, baselines, geometry, t-SNE, metrics.json.
 
 It runs the one evaluation path of the package: the run's probe rows
-(:func:`~cpckit.evaluation.protocols.bundle_rows`) embedded by
+(:func:`~cpckit.evaluation.sources.bundle_rows`) embedded by
 :func:`~cpckit.evaluation.frames.embed_rows` and probed by
 :func:`~cpckit.evaluation.protocols.utterance_rows`, exactly as
 ``cpckit evaluate --checkpoint RUN --run-data`` does, so the two give the
@@ -20,7 +20,6 @@ import numpy as np
 
 from cpckit.config import Config
 from cpckit.evaluation.baselines import INPUT_BASELINES, input_features, random_model
-from cpckit.evaluation.frames import EmbeddedRows, embed_rows, max_batch_samples
 from cpckit.evaluation.protocols import (
     RUN_KEYS,
     RUN_SPLIT,
@@ -30,6 +29,7 @@ from cpckit.evaluation.protocols import (
     resolve_options,
     utterance_rows,
 )
+from cpckit.evaluation.sources import embed_with_options
 from cpckit.model import CPCModel
 
 __all__ = ["EMBED_BATCH_SIZE", "evaluate_model"]
@@ -59,27 +59,18 @@ class _Stage:
             print(f"eval: {self.what} ({time.perf_counter() - self.start:.1f} s)", flush=True)
 
 
-def _embed(model: CPCModel, modality: str, rows: Any, cfg: Config, pool: str) -> EmbeddedRows:
-    return embed_rows(
-        model,
-        modality,
-        rows,
-        pool=pool,
-        batch_size=EMBED_BATCH_SIZE,
-        max_batch_samples=max_batch_samples(int(cfg.data.sample_rate), modality),
-    )
-
-
 def _evaluate_modality(
     model: CPCModel, modality: str, bundle: Any, cfg: Config, out_dir: Path
 ) -> dict[str, Any]:
     ev = cfg.eval
-    run_opts = EvaluateOptions(protocol="split", run_defaults=tuple(RUN_KEYS))
+    run_opts = EvaluateOptions(
+        protocol="split", batch_size=EMBED_BATCH_SIZE, run_defaults=tuple(RUN_KEYS)
+    )
     opts = resolve_options(run_opts, cfg, run_data=True)
     rows, fixed = bundle_rows(bundle, cfg)
     train_idx, test_idx = fixed
     with _Stage(f"{modality} features of {len(train_idx)} + {len(test_idx)} examples"):
-        emb = _embed(model, modality, rows, cfg, opts.pool)
+        emb = embed_with_options(model, modality, rows, cfg, opts, False, "embedding")
     out: dict[str, Any] = {}
     y = emb.labels
     labelled = _has_labels(None if y is None else y[train_idx]) and _has_labels(
@@ -91,7 +82,10 @@ def _evaluate_modality(
         inputs: list[tuple[str, np.ndarray]] = []
         if ev.baselines:
             with _Stage(f"{modality} features of the random-init model"):
-                random_emb = _embed(random_model(cfg, opts.seed), modality, rows, cfg, opts.pool)
+                random_init = random_model(cfg, opts.seed)
+                random_emb = embed_with_options(
+                    random_init, modality, rows, cfg, opts, False, "embedding"
+                )
             with _Stage(f"{modality} input-level baseline features"):
                 name = _INPUT[modality]
                 inputs.append(

@@ -171,6 +171,30 @@ def _as_losses(
     return data
 
 
+def _plot_epochs(
+    ax: Axes,
+    losses: Mapping[str, np.ndarray],
+    column: str,
+    val: Mapping[str, np.ndarray] | None,
+) -> None:
+    """Per-epoch means of ``column``, and its validation value at each epoch's last step."""
+    epochs, last, means = epoch_means(losses, column)
+    centres = _epoch_centres(losses, len(losses[column]))
+    ax.plot(centres, means, "o-", color="tab:red", markersize=4, linewidth=1.5, label="epoch mean")
+    if val is not None and column in val:
+        v_epochs = np.asarray(val.get("epoch", np.arange(len(val[column]))))
+        lookup = dict(zip(epochs.tolist(), last.tolist()))
+        x = [lookup.get(int(e), math.nan) for e in v_epochs]
+        ax.plot(
+            x,
+            val[column],
+            "s--",
+            color="tab:green",
+            markersize=4,
+            label="validation (end of epoch)",
+        )
+
+
 def _plot_loss_panel(
     ax: Axes, losses: Mapping[str, np.ndarray], val: Mapping[str, np.ndarray] | None
 ) -> None:
@@ -186,21 +210,7 @@ def _plot_loss_panel(
             linewidth=1.2,
             label=f"moving mean ({window} steps)",
         )
-    epochs, last, means = epoch_means(losses, "loss")
-    centres = _epoch_centres(losses, len(loss))
-    ax.plot(centres, means, "o-", color="tab:red", markersize=4, linewidth=1.5, label="epoch mean")
-    if val is not None:
-        v_epochs = np.asarray(val.get("epoch", np.arange(len(val["loss"]))))
-        lookup = dict(zip(epochs.tolist(), last.tolist()))
-        x = [lookup.get(int(e), math.nan) for e in v_epochs]
-        ax.plot(
-            x,
-            val["loss"],
-            "s--",
-            color="tab:green",
-            markersize=4,
-            label="validation (end of epoch)",
-        )
+    _plot_epochs(ax, losses, "loss", val)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("InfoNCE loss")
     ax.set_title("(a) loss")
@@ -235,21 +245,7 @@ def _plot_accuracy_panel(
     acc = np.asarray(losses["accuracy"], dtype=np.float64)
     steps = np.asarray(losses.get("step", np.arange(len(acc))))
     ax.plot(steps, acc, color="tab:orange", alpha=0.3, linewidth=0.8, label="mean over k, per step")
-    epochs, last, means = epoch_means(losses, "accuracy")
-    centres = _epoch_centres(losses, len(acc))
-    ax.plot(centres, means, "o-", color="tab:red", markersize=4, linewidth=1.5, label="epoch mean")
-    if val is not None and "accuracy" in val:
-        v_epochs = np.asarray(val.get("epoch", np.arange(len(val["accuracy"]))))
-        lookup = dict(zip(epochs.tolist(), last.tolist()))
-        x = [lookup.get(int(e), math.nan) for e in v_epochs]
-        ax.plot(
-            x,
-            val["accuracy"],
-            "s--",
-            color="tab:green",
-            markersize=4,
-            label="validation (end of epoch)",
-        )
+    _plot_epochs(ax, losses, "accuracy", val)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("contrastive accuracy")
     ax.set_ylim(0.0, 1.0)

@@ -5,15 +5,22 @@ The linear probe is the standard measure of a self-supervised representation
 Predictive Coding", sec. 3: "a linear classifier on top of" the frozen
 features). Features are standardised with statistics of the training part
 only, then fed to a multinomial logistic regression; the ``mlp`` probe has
-one hidden layer, as for the phone-classification comparison in the CPC paper.
+one hidden layer, as for the phone-classification comparison in the CPC paper
+(:mod:`cpckit.evaluation.classifiers`).
 
-Protocols (each returns a :class:`ProbeResult`):
+Protocols (each returns a :class:`ProbeResult`; their splits come from
+:mod:`cpckit.evaluation.splits`):
 
 - :func:`probe_split`: a given train/test split;
 - :func:`probe_kfold`: stratified k-fold cross-validation (mean and std);
 - :func:`probe_fraction`: fit on a small stratified fraction (10 %), test on the rest;
 - :func:`probe_group`: test on groups (e.g. speakers) never seen in training;
+- :func:`probe_logo`: leave one group out, each group tested once (mean and std);
 - :func:`probe_frames`: frame-level labels over variable-length sequences.
+
+Each takes ``features`` ``(N, F)`` and ``labels`` ``(N,)`` (numpy or torch;
+``probe_split`` and ``probe_frames`` one pair per side), a ``classifier``
+from :data:`CLASSIFIERS` and a ``seed`` (of the split and of the MLP).
 """
 
 from __future__ import annotations
@@ -25,9 +32,12 @@ from typing import Any
 import numpy as np
 
 from cpckit.errors import CpckitError
+from cpckit.evaluation.classifiers import CLASSIFIERS, LINEAR_CV_CS, make_classifier
+from cpckit.evaluation.splits import fraction_split, group_split, kfold_splits, logo_splits
 
 __all__ = [
     "CLASSIFIERS",
+    "LINEAR_CV_CS",
     "FoldScore",
     "ProbeResult",
     "make_classifier",
@@ -35,18 +45,9 @@ __all__ = [
     "probe_frames",
     "probe_group",
     "probe_kfold",
+    "probe_logo",
     "probe_split",
 ]
-
-CLASSIFIERS = ("linear", "linear-cv", "mlp")
-"""Valid values of ``classifier=``."""
-
-LINEAR_MAX_ITER = 5000
-LINEAR_CV_CS = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
-"""Inverse L2 strengths ``C`` that ``linear-cv`` chooses from."""
-LINEAR_CV_FOLDS = 5
-MLP_HIDDEN = 256
-MLP_MAX_ITER = 500
 
 
 @dataclass
@@ -65,15 +66,15 @@ class ProbeResult:
 
     Attributes:
         train_accuracy: accuracy on the samples it was fit on (mean over folds
-            for k-fold).
-        test_accuracy: accuracy on held-out samples (mean over folds for k-fold).
-        n_train: training samples (per fold for k-fold, rounded mean).
-        n_test: test samples (for k-fold: all N, each tested once).
-        protocol: ``split``, ``kfold``, ``fraction``, ``group`` or ``frames``.
-        classifier: ``linear`` or ``mlp``.
-        folds: per-fold scores (k-fold only), else ``None``.
-        std: standard deviation of the fold test accuracies (k-fold only,
-            ``ddof=0``), else ``None``.
+            for k-fold and logo).
+        test_accuracy: accuracy on held-out samples (mean over folds).
+        n_train: training samples (over folds: the rounded mean per fold).
+        n_test: test samples (over folds: all N, each tested once).
+        protocol: ``split``, ``kfold``, ``fraction``, ``group``, ``logo`` or ``frames``.
+        classifier: ``linear``, ``linear-cv`` or ``mlp``.
+        folds: per-fold scores (k-fold and logo), else ``None``.
+        std: standard deviation of the fold test accuracies (k-fold and
+            logo, ``ddof=0``), else ``None``.
         n_classes: classes in the training labels.
         chance_accuracy: test accuracy of always predicting the most frequent
             training class (the floor to compare against).
@@ -97,50 +98,15 @@ class ProbeResult:
         return asdict(self)
 
 
-def make_classifier(classifier: str = "linear", seed: int = 0) -> Any:
-    """An unfitted sklearn pipeline: ``StandardScaler`` then the classifier.
-
-    Args:
-        classifier: ``linear`` (logistic regression, lbfgs, ``C = 1``),
-            ``linear-cv`` (the same with ``C`` chosen from
-            :data:`LINEAR_CV_CS` by 5-fold stratified cross-validation on the
-            training data only) or ``mlp`` (one hidden layer of 256 ReLU
-            units, Adam).
-        seed: seed of the MLP's initialisation (the linear fit is deterministic).
-
-    Raises:
-        CpckitError: for an unknown classifier name.
-    """
-    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    if classifier == "linear":
-        head: Any = LogisticRegression(solver="lbfgs", max_iter=LINEAR_MAX_ITER)
-    elif classifier == "linear-cv":
-        head = LogisticRegressionCV(
-            Cs=list(LINEAR_CV_CS), cv=LINEAR_CV_FOLDS, solver="lbfgs", max_iter=LINEAR_MAX_ITER
-        )
-    elif classifier == "mlp":
-        head = MLPClassifier(
-            hidden_layer_sizes=(MLP_HIDDEN,), max_iter=MLP_MAX_ITER, random_state=seed
-        )
-    else:
-        raise CpckitError(
-            f"probe classifier {classifier!r} is unknown; valid: {', '.join(CLASSIFIERS)}"
-        )
-    return make_pipeline(StandardScaler(), head)
+def _numpy(values: Any) -> Any:
+    """A torch tensor as a numpy array; anything else as it is."""
+    return values.detach().cpu().numpy() if hasattr(values, "detach") else values
 
 
 def _check(features: Any, labels: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``(N, F)`` features and ``(N,)`` labels; return float64 / label arrays."""
-    if hasattr(features, "detach"):
-        features = features.detach().cpu().numpy()
-    if hasattr(labels, "detach"):
-        labels = labels.detach().cpu().numpy()
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels)
+    x = np.asarray(_numpy(features), dtype=np.float64)
+    y = np.asarray(_numpy(labels))
     if x.ndim != 2:
         raise CpckitError(
             f"probe {what} features must have shape (N, F), got shape {tuple(x.shape)}"
@@ -180,26 +146,81 @@ def _check_classes(y: np.ndarray, what: str) -> np.ndarray:
     return classes
 
 
+def _check_groups(groups: Any, y: np.ndarray, what: str) -> np.ndarray:
+    """``(N,)`` group ids of at least 2 distinct groups."""
+    g = np.asarray(_numpy(groups))
+    if g.shape != y.shape:
+        raise CpckitError(
+            f"{what} groups must have shape (N,) = {tuple(y.shape)}, got shape {tuple(g.shape)}"
+        )
+    n_groups = len(np.unique(g))
+    if n_groups < 2:
+        raise CpckitError(f"{what} needs at least 2 distinct groups, got {n_groups}")
+    return g
+
+
 def _chance(y_train: np.ndarray, y_test: np.ndarray) -> float:
     values, counts = np.unique(y_train, return_counts=True)
     return float(np.mean(y_test == values[np.argmax(counts)]))
 
 
-def _fit_score(
+def _scored(
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
     y_test: np.ndarray,
     classifier: str,
     seed: int,
-) -> tuple[float, float]:
+    protocol: str,
+    n_classes: int,
+    info: dict[str, Any] | None = None,
+) -> ProbeResult:
+    """One probe fit on the train part and scored on both parts."""
     model = make_classifier(classifier, seed)
     with warnings.catch_warnings():
         # scikit-learn announces changes of LogisticRegressionCV's defaults
         # (l1_ratios, scoring, fitted attributes) that do not change this fit
         warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
         model.fit(x_train, y_train)
-    return float(model.score(x_train, y_train)), float(model.score(x_test, y_test))
+    return ProbeResult(
+        train_accuracy=float(model.score(x_train, y_train)),
+        test_accuracy=float(model.score(x_test, y_test)),
+        n_train=len(y_train),
+        n_test=len(y_test),
+        protocol=protocol,
+        classifier=classifier,
+        n_classes=n_classes,
+        chance_accuracy=_chance(y_train, y_test),
+        info=info or {},
+    )
+
+
+def _folds(
+    x: np.ndarray,
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    classifier: str,
+    seed: int,
+    protocol: str,
+    info: dict[str, Any],
+) -> ProbeResult:
+    """A probe per fold: mean and std of the fold accuracies, every row tested once."""
+    fits = [_scored(x[tr], y[tr], x[te], y[te], classifier, seed, protocol, 0) for tr, te in splits]
+    scores = [FoldScore(f.train_accuracy, f.test_accuracy, f.n_train, f.n_test) for f in fits]
+    test = np.array([s.test_accuracy for s in scores])
+    return ProbeResult(
+        train_accuracy=float(np.mean([s.train_accuracy for s in scores])),
+        test_accuracy=float(test.mean()),
+        n_train=round(float(np.mean([s.n_train for s in scores]))),
+        n_test=len(y),
+        protocol=protocol,
+        classifier=classifier,
+        folds=scores,
+        std=float(test.std()),
+        n_classes=len(np.unique(y)),
+        chance_accuracy=sum(f.chance_accuracy * f.n_test for f in fits) / len(y),
+        info=info,
+    )
 
 
 def probe_split(
@@ -213,12 +234,8 @@ def probe_split(
     """Fit a probe on a given training split and score it on a given test split.
 
     Args:
-        x_train: ``(N_train, F)`` features.
-        y_train: ``(N_train,)`` labels.
-        x_test: ``(N_test, F)`` features.
-        y_test: ``(N_test,)`` labels.
-        classifier: ``linear``, ``linear-cv`` or ``mlp``.
-        seed: seed of the MLP initialisation.
+        x_train, y_train: ``(N_train, F)`` features and ``(N_train,)`` labels.
+        x_test, y_test: ``(N_test, F)`` features and ``(N_test,)`` labels.
 
     Raises:
         CpckitError: on mismatched shapes, a single training class, fewer
@@ -231,17 +248,7 @@ def probe_split(
             f"probe train and test features differ in width: {xa.shape[1]} and {xb.shape[1]}"
         )
     classes = _check_classes(ya, "train")
-    train_acc, test_acc = _fit_score(xa, ya, xb, yb, classifier, seed)
-    return ProbeResult(
-        train_accuracy=train_acc,
-        test_accuracy=test_acc,
-        n_train=len(ya),
-        n_test=len(yb),
-        protocol="split",
-        classifier=classifier,
-        n_classes=len(classes),
-        chance_accuracy=_chance(ya, yb),
-    )
+    return _scored(xa, ya, xb, yb, classifier, seed, "split", len(classes))
 
 
 def probe_kfold(
@@ -253,18 +260,12 @@ def probe_kfold(
     proportions. The scaler is refit on each training part.
 
     Args:
-        features: ``(N, F)`` features.
-        labels: ``(N,)`` labels.
         folds: number of folds (>= 2).
-        seed: seed of the fold assignment (shuffled) and the MLP.
-        classifier: ``linear`` or ``mlp``.
 
     Raises:
         CpckitError: on mismatched shapes, one class, ``folds < 2``, or a class
             with fewer than ``folds`` samples.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     x, y = _check(features, labels, "k-fold")
     if folds < 2:
         raise CpckitError(f"probe_kfold folds must be >= 2, got {folds}")
@@ -279,27 +280,8 @@ def probe_kfold(
             f"probe_kfold with folds={folds} needs at least {folds} samples of every class; "
             f"class {_py(values[np.argmin(counts)])!r} has {int(counts.min())}"
         )
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    scores: list[FoldScore] = []
-    chance = 0.0
-    for train_idx, test_idx in splitter.split(x, y):
-        tr, te = _fit_score(x[train_idx], y[train_idx], x[test_idx], y[test_idx], classifier, seed)
-        scores.append(FoldScore(tr, te, len(train_idx), len(test_idx)))
-        chance += _chance(y[train_idx], y[test_idx]) * len(test_idx)
-    test = np.array([s.test_accuracy for s in scores])
-    return ProbeResult(
-        train_accuracy=float(np.mean([s.train_accuracy for s in scores])),
-        test_accuracy=float(test.mean()),
-        n_train=round(float(np.mean([s.n_train for s in scores]))),
-        n_test=len(y),
-        protocol="kfold",
-        classifier=classifier,
-        folds=scores,
-        std=float(test.std()),
-        n_classes=len(values),
-        chance_accuracy=chance / len(y),
-        info={"folds": folds, "seed": seed},
-    )
+    splits = kfold_splits(len(y), y, folds, seed)
+    return _folds(x, y, splits, classifier, seed, "kfold", {"folds": folds, "seed": seed})
 
 
 def probe_fraction(
@@ -311,18 +293,12 @@ def probe_fraction(
     representation shows most clearly against raw-input baselines.
 
     Args:
-        features: ``(N, F)`` features.
-        labels: ``(N,)`` labels.
         fit_fraction: share of samples to fit on, in (0, 1).
-        seed: seed of the split and the MLP.
-        classifier: ``linear`` or ``mlp``.
 
     Raises:
         CpckitError: on mismatched shapes, one class, a fraction outside
             (0, 1), or when either part would hold fewer samples than classes.
     """
-    from sklearn.model_selection import train_test_split
-
     x, y = _check(features, labels, "fraction")
     if not 0.0 < fit_fraction < 1.0:
         raise CpckitError(f"probe_fraction fit_fraction must be in (0, 1), got {fit_fraction}")
@@ -339,22 +315,9 @@ def probe_fraction(
         raise CpckitError(
             "probe_fraction needs at least 2 samples of every class for a stratified split"
         )
-    idx = np.arange(len(y))
-    fit_idx, test_idx = train_test_split(idx, train_size=n_fit, stratify=y, random_state=seed)
-    train_acc, test_acc = _fit_score(
-        x[fit_idx], y[fit_idx], x[test_idx], y[test_idx], classifier, seed
-    )
-    return ProbeResult(
-        train_accuracy=train_acc,
-        test_accuracy=test_acc,
-        n_train=len(fit_idx),
-        n_test=len(test_idx),
-        protocol="fraction",
-        classifier=classifier,
-        n_classes=len(classes),
-        chance_accuracy=_chance(y[fit_idx], y[test_idx]),
-        info={"fit_fraction": fit_fraction, "seed": seed},
-    )
+    tr, te = fraction_split(len(y), y, n_fit, seed)
+    info = {"fit_fraction": fit_fraction, "seed": seed}
+    return _scored(x[tr], y[tr], x[te], y[te], classifier, seed, "fraction", len(classes), info)
 
 
 def probe_group(
@@ -373,58 +336,59 @@ def probe_group(
     this split does not.
 
     Args:
-        features: ``(N, F)`` features.
-        labels: ``(N,)`` labels.
         groups: ``(N,)`` group ids.
         test_fraction: share of groups held out, in (0, 1).
-        seed: seed of the group assignment and the MLP.
-        classifier: ``linear`` or ``mlp``.
 
     Raises:
         CpckitError: on mismatched shapes, fewer than 2 groups, a fraction
             outside (0, 1), or a training part with a single class.
     """
-    from sklearn.model_selection import GroupShuffleSplit
-
     x, y = _check(features, labels, "group")
-    if hasattr(groups, "detach"):
-        groups = groups.detach().cpu().numpy()
-    g = np.asarray(groups)
-    if g.shape != y.shape:
-        raise CpckitError(
-            f"probe_group groups must have shape (N,) = {tuple(y.shape)}, got shape {tuple(g.shape)}"
-        )
+    g = _check_groups(groups, y, "probe_group")
     if not 0.0 < test_fraction < 1.0:
         raise CpckitError(f"probe_group test_fraction must be in (0, 1), got {test_fraction}")
     _check_classes(y, "group")
-    unique_groups = np.unique(g)
-    if len(unique_groups) < 2:
-        raise CpckitError(f"probe_group needs at least 2 distinct groups, got {len(unique_groups)}")
-    splitter = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
-    train_idx, test_idx = next(splitter.split(x, y, g))
-    if len(np.unique(y[train_idx])) < 2:
+    tr, te = group_split(g, y, test_fraction, seed)
+    n_classes = len(np.unique(y[tr]))
+    if n_classes < 2:
         raise CpckitError(
             "probe_group: the training groups hold only one class; use more groups or another seed"
         )
-    train_acc, test_acc = _fit_score(
-        x[train_idx], y[train_idx], x[test_idx], y[test_idx], classifier, seed
-    )
-    return ProbeResult(
-        train_accuracy=train_acc,
-        test_accuracy=test_acc,
-        n_train=len(train_idx),
-        n_test=len(test_idx),
-        protocol="group",
-        classifier=classifier,
-        n_classes=len(np.unique(y[train_idx])),
-        chance_accuracy=_chance(y[train_idx], y[test_idx]),
-        info={
-            "test_fraction": test_fraction,
-            "seed": seed,
-            "train_groups": len(np.unique(g[train_idx])),
-            "test_groups": len(np.unique(g[test_idx])),
-        },
-    )
+    info = {
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "train_groups": len(np.unique(g[tr])),
+        "test_groups": len(np.unique(g[te])),
+    }
+    return _scored(x[tr], y[tr], x[te], y[te], classifier, seed, "group", n_classes, info)
+
+
+def probe_logo(
+    features: Any, labels: Any, groups: Any, seed: int = 0, classifier: str = "linear"
+) -> ProbeResult:
+    """Leave one group out: a fold per group, fit on all the others (mean and std over folds).
+
+    Every group (e.g. speaker) is held out in turn, so every sample is tested
+    once, by a probe that never saw its group; reported as :func:`probe_kfold`
+    reports its folds.
+
+    Args:
+        groups: ``(N,)`` group ids (at least 2 distinct).
+
+    Raises:
+        CpckitError: on mismatched shapes, fewer than 2 groups, or a fold
+            whose training groups hold a single class.
+    """
+    x, y = _check(features, labels, "logo")
+    g = _check_groups(groups, y, "probe_logo")
+    _check_classes(y, "logo")
+    splits = logo_splits(g)
+    for tr, te in splits:
+        if len(np.unique(y[tr])) < 2:
+            raise CpckitError(
+                f"probe_logo: without group {_py(g[te[0]])!r}, the other groups hold only one class"
+            )
+    return _folds(x, y, splits, classifier, seed, "logo", {"groups": len(splits), "seed": seed})
 
 
 def _stack_frames(frames: Any, labels: Any, what: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -467,13 +431,9 @@ def probe_frames(
     many frames (frame-level data grows fast: 100 frames per second of audio).
 
     Args:
-        train_frames: list of ``(T_i, F)`` arrays.
-        train_labels: list of ``(T_i,)`` label arrays, one per sequence.
-        test_frames: list of ``(T_j, F)`` arrays.
-        test_labels: list of ``(T_j,)`` label arrays.
-        classifier: ``linear`` or ``mlp`` (the CPC paper reports both for phones).
-        max_frames: cap on frames per side; ``None`` = all.
-        seed: seed of the subsampling and the MLP.
+        train_frames, train_labels: lists of ``(T_i, F)`` and ``(T_i,)`` arrays.
+        test_frames, test_labels: lists of ``(T_j, F)`` and ``(T_j,)`` arrays.
+        max_frames: cap on frames per side (seeded by ``seed``); ``None`` = all.
 
     Raises:
         CpckitError: on mismatched lengths or widths, a single class, or
