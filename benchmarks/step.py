@@ -67,7 +67,7 @@ def run_profile(batch: int, args: argparse.Namespace, plain: bool = False, share
 
 def profile_child(args: argparse.Namespace) -> None:
     """Profile three steps after two warm-up steps; print the top operations by self CPU time."""
-    from cpckit.perf.process import tune_process
+    from cpckit.training.process import tune_process
 
     tune_process()
     import torch

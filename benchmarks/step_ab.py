@@ -35,7 +35,7 @@ def main() -> None:
     p.add_argument("--share", type=int, nargs="*", default=[8, 16], help="share_positions [8 16]")
     args = p.parse_args()
 
-    from cpckit.perf.process import tune_process
+    from cpckit.training.process import tune_process
 
     tune_process()
     import torch

@@ -35,7 +35,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads [2]")
     args = p.parse_args()
 
-    from cpckit.perf.process import tune_process
+    from cpckit.training.process import tune_process
 
     tune_process()
     import torch

@@ -97,6 +97,9 @@ def _resolve(args: argparse.Namespace, flags: dict[str, tuple[str, str]]) -> Any
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from cpckit.training.process import tune_process
+
+    tune_process()  # before torch starts its thread pool
     from cpckit.training.run import train
 
     cfg = _resolve(args, TRAIN_FLAGS)

@@ -76,9 +76,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from cpckit.perf.process import tune_process
+    from cpckit.training.process import tune_process
 
-    tune_process()  # before torch starts its thread pool
+    tune_process()  # as `cpckit train` does, before torch starts its thread pool
     from cpckit.cli import _resolve
     from cpckit.errors import ConfigError
     from cpckit.perf.bench import format_result, run_bench

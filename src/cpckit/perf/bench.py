@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -13,6 +12,7 @@ import torch
 from cpckit.config import Config
 from cpckit.perf.measure import count_step_flops, current_rss_mb, matmul_seconds, peak_rss_mb
 from cpckit.perf.step import TrainStep, batch_items, synthetic_batch
+from cpckit.training.process import process_settings, set_threads
 
 __all__ = ["BenchResult", "format_result", "run_bench"]
 
@@ -42,7 +42,8 @@ class BenchResult:
         lightning_bare_seconds_per_step: median of the bare steps run
             alternately with the Lightning steps (one after each).
         lightning_overhead: ``lightning / interleaved bare - 1``, when measured.
-        settings: process settings in force (OpenMP wait policy, malloc tuning).
+        settings: process settings in force (OpenMP wait policy, malloc tuning),
+            as :func:`cpckit.training.process.tune_process` left them.
     """
 
     config: str | None
@@ -93,8 +94,7 @@ def run_bench(
     """
     if steps < 1 or warmup < 0:
         raise ValueError(f"steps = {steps} must be >= 1 and warmup = {warmup} >= 0")
-    if threads > 0:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     rss_before = current_rss_mb()
@@ -144,7 +144,7 @@ def run_bench(
             items["audio_seconds"] / median if "audio_seconds" in items else None
         ),
         images_per_second=items["images"] / median if "images" in items else None,
-        settings=_settings(),
+        settings=process_settings(),
     )
     if lightning_steps > 0:
         from cpckit.perf.lightning_path import lightning_step_seconds
@@ -157,15 +157,6 @@ def run_bench(
         result.lightning_bare_seconds_per_step = bare
         result.lightning_overhead = lit / bare - 1.0
     return result
-
-
-def _settings() -> dict[str, str]:
-    from cpckit.perf import process
-
-    return {
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(OpenMP default)"),
-        "malloc_thresholds": "raised" if process._allocator_tuned else "glibc default",
-    }
 
 
 def format_result(r: BenchResult) -> str:

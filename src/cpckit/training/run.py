@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -212,17 +211,14 @@ def train(cfg: Config, *, stdout_is_tty: bool | None = None) -> TrainResult:
     from cpckit.training.guard import DivergenceError
     from cpckit.training.manifest import RunManifest
     from cpckit.training.module import CPCLightningModule
+    from cpckit.training.process import set_threads
     from cpckit.training.resume import LoaderPosition, check_state_fits
     from cpckit.training.sampling import make_run_loader
 
     t0 = time.perf_counter()
     _quiet_lightning()
     _check_train_config(cfg)
-    world = cfg.train.devices * cfg.train.num_nodes
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
-        if world > 1:  # processes started by Lightning read it
-            os.environ["OMP_NUM_THREADS"] = str(cfg.train.threads)
+    set_threads(cfg.train.threads, cfg.train.devices * cfg.train.num_nodes)
     paths = RunPaths(cfg.train.out_dir)
     logger = _logger(cfg, paths)
     resume = _find_resume(cfg, paths)

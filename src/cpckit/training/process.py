@@ -1,7 +1,8 @@
-"""Process settings for training on CPU: glibc malloc thresholds, OpenMP waiting.
+"""Process settings for training on CPU: glibc malloc thresholds, OpenMP waiting, threads.
 
-Both are applied by :func:`tune_process` at the start of a command, before
-torch is imported (OpenMP reads its settings when torch's library loads).
+``cpckit train`` and ``cpckit bench`` apply :func:`tune_process` first
+thing, before torch is imported (OpenMP reads its settings when torch's
+library loads), and :func:`set_threads` once the config is read.
 
 **malloc.** A training step allocates and frees the same large activations
 every time. By default glibc serves blocks above its mmap threshold (which
@@ -25,7 +26,14 @@ import ctypes.util
 import os
 import sys
 
-__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "tune_allocator", "tune_process"]
+__all__ = [
+    "MMAP_THRESHOLD",
+    "TRIM_THRESHOLD",
+    "process_settings",
+    "set_threads",
+    "tune_allocator",
+    "tune_process",
+]
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -79,3 +87,26 @@ def tune_allocator() -> bool:
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
     return _allocator_tuned
+
+
+def process_settings() -> dict[str, str]:
+    """The settings in force, for a report: OpenMP wait policy, malloc thresholds."""
+    return {
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(OpenMP default)"),
+        "malloc_thresholds": "raised" if _allocator_tuned else "glibc default",
+    }
+
+
+def set_threads(threads: int, world: int = 1) -> None:
+    """Torch intra-op threads (``train.threads``; 0 keeps torch's default).
+
+    With ``world > 1`` processes, ``OMP_NUM_THREADS`` is set as well: the
+    processes that Lightning starts read it.
+    """
+    if threads <= 0:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
+    if world > 1:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
