@@ -144,3 +144,36 @@ def test_perf_bench_text_report_and_bad_steps(capsys: pytest.CaptureFixture[str]
         assert label in text
     assert main(["bench", "--steps", "0", *TINY_AUDIO]) == 2
     assert "--steps = 0" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("bench_registered")
+def test_perf_bench_runs_a_momentum_key_encoder_config(capsys: pytest.CaptureFixture[str]) -> None:
+    """Queue with a momentum key encoder: the objective needs the model (both paths)."""
+    momentum = ["negatives.queue_size=16", "negatives.n_queue=6", "negatives.momentum=0.99"]
+    out = _run_json(
+        capsys,
+        [
+            "--steps", "2", "--warmup", "1", "--lightning-steps", "1", "--batch-size", "2",
+            "--neg-mode", "queue", *TINY_AUDIO, *momentum,
+        ],
+    )  # fmt: skip
+    assert _positive_finite(out["seconds_per_step"])
+    assert _positive_finite(out["lightning_seconds_per_step"])
+
+
+def test_perf_bare_step_moves_the_key_encoder_and_fills_the_queue() -> None:
+    import torch
+
+    from cpckit.config import load_config
+    from cpckit.perf.step import TrainStep, synthetic_batch
+
+    cfg = load_config(
+        None,
+        [*TINY_AUDIO, "negatives.mode=queue", "negatives.queue_size=16", "negatives.momentum=0.5"],
+    )
+    step = TrainStep(cfg)
+    key_encoder = step.module.objective.key_encoder
+    assert key_encoder is not None
+    before = [p.clone() for p in key_encoder.parameters()]
+    step(synthetic_batch(cfg, 2, torch.Generator().manual_seed(0)))
+    assert any(not torch.equal(a, b) for a, b in zip(before, key_encoder.parameters()))

@@ -15,7 +15,12 @@ from cpckit.training import process
 
 def _run_python(code: str, **env: str) -> str:
     """Run ``code`` in a fresh interpreter (torch not yet imported) and return its stdout."""
-    unset = ("OMP_WAIT_POLICY", "CPCKIT_PROCESS_TUNING", "MALLOC_MMAP_THRESHOLD_")
+    unset = (
+        "OMP_WAIT_POLICY",
+        "CPCKIT_PROCESS_TUNING",
+        "MALLOC_MMAP_THRESHOLD_",
+        "MALLOC_TRIM_THRESHOLD_",
+    )
     full = {k: v for k, v in os.environ.items() if k not in unset}
     full.update(env)
     out = subprocess.run(

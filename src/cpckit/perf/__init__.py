@@ -4,5 +4,7 @@
 - :mod:`cpckit.perf.step`: the bare training step and random batches.
 - :mod:`cpckit.perf.measure`: matmul speed, FLOP counts, resident memory.
 - :mod:`cpckit.perf.lightning_path`: the same step through the Lightning Trainer.
-- :mod:`cpckit.perf.process`: malloc and OpenMP settings for the training process.
+
+Module, optimizer, Trainer and process settings are training's own
+(:mod:`cpckit.training.trainer`, :mod:`cpckit.training.process`).
 """

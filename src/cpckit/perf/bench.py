@@ -116,8 +116,7 @@ def run_bench(
     matmul_times += matmul_seconds(MATMUL_SIZE)
     peak = peak_rss_mb()
 
-    params = [p for p in step.module.parameters() if p.requires_grad]
-    flops = count_step_flops(lambda: step.loss(batches[0]), params)
+    flops = count_step_flops(lambda: step.loss(batches[0]), step.params)
     median = statistics.median(times)
     matmul_rate = 2 * MATMUL_SIZE**3 / statistics.median(matmul_times)
     achieved = flops / median

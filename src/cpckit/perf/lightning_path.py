@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,12 +26,14 @@ def lightning_step_seconds(
 ) -> tuple[list[float], list[float]]:
     """Seconds per step of ``steps`` Lightning training steps after ``warmup`` steps.
 
-    The Trainer is set up as :func:`cpckit.training.run.train` sets it up
-    (loss log, plain progress lines, checkpoint callback, TensorBoard logger)
-    in a temporary run folder, and fed the given batches in turn, so the
-    difference with the bare step is what Lightning and the callbacks cost.
-    A step is timed from one batch's end to the next (data, hooks, logging
-    and the optimizer step included).
+    Module and Trainer come from :func:`cpckit.training.trainer.build_module`
+    and :func:`~cpckit.training.trainer.make_trainer`, as ``cpckit train``
+    builds them (callbacks, checkpoints, logger, precision, accumulation,
+    clipping), with a temporary run folder, one process on the CPU and
+    plain progress lines thrown away. The Trainer makes one pass over the
+    given batches in turn, so the difference with the bare step is what
+    Lightning and the run's callbacks cost. A step is timed from one batch's
+    end to the next (data, hooks, logging and the optimizer step included).
 
     With ``bare`` (a bare training step), one bare step on the same batch
     runs, timed on its own, after every Lightning step and outside its
@@ -42,45 +45,43 @@ def lightning_step_seconds(
         The Lightning steps' seconds and the interleaved bare steps' seconds
         (empty without ``bare``).
     """
-    from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import TensorBoardLogger
+    from cpckit.training.run_folder import RunPaths
+    from cpckit.training.trainer import build_module, make_trainer
 
-    from cpckit.build import build_model, build_objective
-    from cpckit.training.callbacks import LossRecorder, PlainProgress
-    from cpckit.training.module import CPCLightningModule
-    from cpckit.training.run import _quiet_lightning
-
-    _quiet_lightning()
     total = warmup + steps + 1
     loader = torch.utils.data.DataLoader(
         _Cycle(batches, total), batch_size=None, shuffle=False, num_workers=0
     )
-    module = CPCLightningModule(
-        build_model(cfg), build_objective(cfg), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
-    )
+    module = build_module(cfg)
     clock = _StepClock(bare, batches)
     with tempfile.TemporaryDirectory(prefix="cpckit-bench-") as root:
-        trainer = L.Trainer(
-            default_root_dir=root,
-            max_epochs=1,
-            max_steps=total,
-            accelerator="cpu",
-            devices=1,
-            precision=cfg.train.precision,  # type: ignore[arg-type]
-            callbacks=[
-                ModelCheckpoint(dirpath=f"{root}/checkpoints", save_last=True, save_top_k=1),
-                LossRecorder(f"{root}/losses.csv", cfg.model.prediction_steps),
-                PlainProgress(max(1, cfg.train.log_every_n_steps), stream=_Null()),
-                clock,
-            ],
-            logger=TensorBoardLogger(save_dir=root, name="tensorboard", version=""),
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            log_every_n_steps=max(1, cfg.train.log_every_n_steps),
-            num_sanity_val_steps=0,
+        paths = RunPaths(root)
+        paths.checkpoints.mkdir()
+        trainer = make_trainer(
+            _one_pass_on_cpu(cfg, root),
+            paths,
+            tty=False,
+            progress_stream=_Null(),
+            callbacks=[clock],
         )
         trainer.fit(module, train_dataloaders=loader)
     return clock.lightning[warmup:], clock.bare[warmup:]
+
+
+def _one_pass_on_cpu(cfg: Config, root: str) -> Config:
+    """``cfg`` for one process on the CPU, one pass over the loader, in ``root``, no resume."""
+    train = dataclasses.replace(
+        cfg.train,
+        out_dir=root,
+        accelerator="cpu",
+        devices=1,
+        num_nodes=1,
+        strategy="auto",
+        epochs=1,
+        max_steps=-1,
+        resume=None,
+    )
+    return dataclasses.replace(cfg, train=train)
 
 
 class _Cycle(torch.utils.data.IterableDataset[dict[str, Tensor]]):

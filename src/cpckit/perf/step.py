@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 import torch
 from torch import Tensor
 
 from cpckit.config import Config
+from cpckit.errors import ConfigError
 
 __all__ = ["TrainStep", "batch_items", "synthetic_batch"]
 
@@ -41,38 +45,61 @@ def batch_items(cfg: Config, batch: dict[str, Tensor]) -> dict[str, float]:
 
 
 class TrainStep:
-    """Forward, loss, backward and optimizer step, as ``cpckit train`` runs them.
+    """Forward, loss, backward and optimizer step, as ``cpckit train`` runs them on the CPU.
 
-    Model, objective and optimizer come from the same builders as training
-    (:func:`cpckit.build.build_model`, :func:`cpckit.build.build_objective`
+    The module (model, objective with its momentum key encoder, optimizer)
+    is the one training builds (:func:`cpckit.training.trainer.build_module`
     and :meth:`CPCLightningModule.configure_optimizers`), so a change to any
-    of them is timed here too.
+    of them is timed here too. Like the Trainer, the step honours
+    ``train.precision`` (``bf16-mixed``: forward and loss under CPU
+    autocast; ``64``: float64 weights and inputs) and ``train.grad_clip``
+    (gradient norm clipping). Every call is one optimizer step: gradient
+    accumulation is not modelled.
     """
 
     def __init__(self, cfg: Config) -> None:
-        from cpckit.build import build_model, build_objective
-        from cpckit.training.module import CPCLightningModule
+        from cpckit.training.trainer import build_module
 
+        precision = cfg.train.precision
+        if precision not in ("32", "bf16-mixed", "64"):
+            raise ConfigError(
+                f"train.precision = {precision!r}: the bench runs on the CPU; use 32, "
+                "bf16-mixed or 64"
+            )
         self.cfg = cfg
-        self.module = CPCLightningModule(
-            build_model(cfg),
-            build_objective(cfg),
-            lr=cfg.train.lr,
-            weight_decay=cfg.train.weight_decay,
-        )
+        self.module = build_module(cfg)
+        self.dtype = torch.float64 if precision == "64" else None
+        if self.dtype is not None:
+            self.module.to(self.dtype)
         self.module.train()
         self.optimizer = self.module.configure_optimizers()
+        self.params = [p for p in self.module.parameters() if p.requires_grad]
+
+    def _context(self) -> contextlib.AbstractContextManager[Any]:
+        if self.cfg.train.precision == "bf16-mixed":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _input(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        if self.dtype is None:
+            return batch
+        return {k: v.to(self.dtype) if v.is_floating_point() else v for k, v in batch.items()}
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         """Forward pass and loss (no backward)."""
-        return self.module.compute_loss(batch).loss
+        with self._context():
+            return self.module.compute_loss(self._input(batch)).loss
 
     def __call__(self, batch: dict[str, Tensor]) -> float:
         """One optimizer step on ``batch``; returns the loss."""
-        result = self.module.compute_loss(batch)
+        batch = self._input(batch)
+        with self._context():
+            result = self.module.compute_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
+        if self.cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.train.grad_clip)
         self.optimizer.step()
-        # What the Lightning module does after each step (queue updates).
+        # What the Lightning module does after each step (queue and key encoder updates).
         self.module.on_train_batch_end({"queries": result.queries}, batch, 0)
         return float(result.loss.detach())

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from cpckit import __version__
 from cpckit.config import Config, config_to_dict, save_config
 from cpckit.errors import ConfigError
 from cpckit.training.run_folder import RunPaths, remove_stale_temp_files, save_model
+from cpckit.training.trainer import make_logger, on_cpu
 
 __all__ = ["TrainResult", "finish_run", "train"]
 
@@ -54,11 +54,6 @@ def _quiet_lightning() -> None:
     quiet_lightning()
 
 
-def _on_cpu(cfg: Config) -> bool:
-    accel = cfg.train.accelerator
-    return accel == "cpu" or (accel == "auto" and not torch.cuda.is_available())
-
-
 def _check_train_config(cfg: Config) -> None:
     """Values the Trainer would reject with a traceback, or take silently."""
     t = cfg.train
@@ -67,7 +62,7 @@ def _check_train_config(cfg: Config) -> None:
             "train.accelerator = 'gpu' but torch sees no GPU (torch.cuda.is_available() is "
             "False); use cpu or auto"
         )
-    if t.precision == "16-mixed" and _on_cpu(cfg):
+    if t.precision == "16-mixed" and on_cpu(cfg):
         raise ConfigError("train.precision = '16-mixed' needs a GPU; use bf16-mixed or 32 on CPU")
     if t.checkpoint_every_n_steps < 0:
         raise ConfigError(
@@ -84,49 +79,6 @@ def _check_train_config(cfg: Config) -> None:
         )
     if t.resume is not None and t.resume != "auto" and not Path(t.resume).is_file():
         raise ConfigError(f"train.resume = {t.resume!r}: no such checkpoint file (or use 'auto')")
-
-
-def _strategy(cfg: Config) -> Any:
-    """``train.strategy`` for the Trainer: DDP when several processes, gloo on CPU."""
-    strategy = cfg.train.strategy
-    if strategy == "auto" and cfg.train.devices * cfg.train.num_nodes > 1:
-        strategy = "ddp"
-    if strategy in ("ddp", "ddp_spawn") and _on_cpu(cfg):
-        from lightning.pytorch.strategies import DDPStrategy
-
-        if strategy == "ddp":
-            return DDPStrategy(process_group_backend="gloo", start_method="popen")
-        return DDPStrategy(process_group_backend="gloo", start_method="spawn")
-    return strategy
-
-
-def _logger(cfg: Config, paths: RunPaths) -> Any:
-    kind = cfg.train.logger
-    if kind == "none":
-        return False
-    if kind == "mlflow":
-        try:
-            import alembic  # noqa: F401 - the SQLite store below needs both
-            import mlflow  # noqa: F401
-            import sqlalchemy  # noqa: F401
-            from lightning.pytorch.loggers import MLFlowLogger
-        except ImportError:
-            raise ConfigError(
-                "train.logger = 'mlflow' needs MLflow: pip install 'cpckit[mlflow]'"
-            ) from None
-        root = paths.root.resolve()
-        root.mkdir(parents=True, exist_ok=True)
-        # A local SQLite store (recent MLflow refuses plain-folder stores), with
-        # artifacts in out_dir/mlruns: the run folder stays self-contained.
-        return MLFlowLogger(
-            experiment_name="cpckit",
-            run_name=root.name,
-            tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
-            artifact_location=(root / "mlruns").as_uri(),
-        )
-    from lightning.pytorch.loggers import TensorBoardLogger
-
-    return TensorBoardLogger(save_dir=str(paths.root), name="tensorboard", version="")
 
 
 def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -173,54 +125,25 @@ def _find_resume(cfg: Config, paths: RunPaths) -> _Resume | None:
     return _Resume(resume, int(blob["global_step"]), changed, saved, shapes)
 
 
-def _callbacks(cfg: Config, paths: RunPaths, position: Any, resume: _Resume | None) -> list[Any]:
-    """The callbacks of every run (progress lines are added for non-terminals)."""
-    from cpckit.training.callbacks import LossRecorder, QuietLightning
-    from cpckit.training.checkpoints import RunCheckpoint
-    from cpckit.training.resume import OptimizerSettings
-    from cpckit.training.seeding import StepSeeds
-
-    callbacks: list[Any] = [
-        QuietLightning(),
-        StepSeeds(cfg.train.seed),
-        position,
-        LossRecorder(paths.losses_csv, cfg.model.prediction_steps),
-        RunCheckpoint(  # Lightning runs checkpoint callbacks last
-            paths.checkpoints,
-            every_n_steps=cfg.train.checkpoint_every_n_steps,
-            keep=cfg.train.keep_checkpoints,
-            extra={"config": config_to_dict(cfg), "cpckit_version": __version__},
-        ),
-    ]
-    if resume is not None and resume.saved_config is not None:
-        saved = resume.saved_config.get("train", {})
-        now = (cfg.train.lr, cfg.train.weight_decay)
-        if (saved.get("lr"), saved.get("weight_decay")) != now:
-            callbacks.append(OptimizerSettings(*now))
-    return callbacks
-
-
 def train(cfg: Config, *, stdout_is_tty: bool | None = None) -> TrainResult:
     """Train CPC as configured, write the run folder, evaluate; return the metrics."""
     import lightning as L
 
-    from cpckit.build import build_model, build_objective
     from cpckit.data.datamodule import build_datasets
-    from cpckit.training.callbacks import PlainProgress
-    from cpckit.training.checkpoints import AtomicCheckpointIO, newest_valid_checkpoint
+    from cpckit.training.checkpoints import newest_valid_checkpoint
     from cpckit.training.guard import DivergenceError
     from cpckit.training.manifest import RunManifest
-    from cpckit.training.module import CPCLightningModule
     from cpckit.training.process import set_threads
     from cpckit.training.resume import LoaderPosition, check_state_fits
     from cpckit.training.sampling import make_run_loader
+    from cpckit.training.trainer import build_module, make_trainer
 
     t0 = time.perf_counter()
     _quiet_lightning()
     _check_train_config(cfg)
     set_threads(cfg.train.threads, cfg.train.devices * cfg.train.num_nodes)
     paths = RunPaths(cfg.train.out_dir)
-    logger = _logger(cfg, paths)
+    logger = make_logger(cfg, paths)
     resume = _find_resume(cfg, paths)
 
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
@@ -245,39 +168,19 @@ def train(cfg: Config, *, stdout_is_tty: bool | None = None) -> TrainResult:
         )
         val_samplers.append(val_sampler)
 
-    model = build_model(cfg)
-    objective = build_objective(cfg, model)
-    module = CPCLightningModule(
-        model, objective, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
-    )
+    module = build_module(cfg)
+    model = module.model
     if resume is not None:
         now = {k: tuple(v.shape) for k, v in module.state_dict().items()}
         check_state_fits(resume.shapes, now, resume.changed)
 
-    tty = sys.stdout.isatty() if stdout_is_tty is None else stdout_is_tty
-    callbacks = _callbacks(cfg, paths, LoaderPosition(sampler, batch_size, val_samplers), resume)
-    if not tty:
-        callbacks.append(PlainProgress(cfg.train.log_every_n_steps))
-    trainer = L.Trainer(
-        default_root_dir=str(paths.root),
-        max_epochs=cfg.train.epochs,
-        max_steps=cfg.train.max_steps,
-        accelerator=cfg.train.accelerator,
-        devices=cfg.train.devices,
-        num_nodes=cfg.train.num_nodes,
-        strategy=_strategy(cfg),
-        precision=cfg.train.precision,  # type: ignore[arg-type]
-        accumulate_grad_batches=cfg.train.accumulate_grad_batches,
-        gradient_clip_val=cfg.train.grad_clip or None,
-        callbacks=callbacks,
-        plugins=[AtomicCheckpointIO()],
+    trainer = make_trainer(
+        cfg,
+        paths,
+        tty=sys.stdout.isatty() if stdout_is_tty is None else stdout_is_tty,
+        position=LoaderPosition(sampler, batch_size, val_samplers),
+        saved_config=None if resume is None else resume.saved_config,
         logger=logger,
-        use_distributed_sampler=False,  # EpochSampler shards the data itself
-        enable_progress_bar=tty,
-        enable_model_summary=False,
-        log_every_n_steps=max(1, cfg.train.log_every_n_steps),
-        deterministic=cfg.train.deterministic,
-        num_sanity_val_steps=0,
     )
 
     manifest: RunManifest | None = None
