@@ -37,13 +37,13 @@ DESCRIPTION = (
 
 
 def _flags() -> dict[str, tuple[str, str]]:
-    from cpckit.cli import TRAIN_FLAGS
+    from cpckit.commands.train import TRAIN_FLAGS
 
     return {flag: TRAIN_FLAGS[flag] for flag in BENCH_FLAGS}
 
 
 def _configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from cpckit.cli import _add_config_args
+    from cpckit.commands.train import add_config_args
 
     p.add_argument("--steps", type=int, default=10, help="timed steps [default: 10]")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first [default: 2]")
@@ -61,7 +61,7 @@ def _configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "them, and report the difference with the bare step [default: 0, off]",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    _add_config_args(p, _flags())
+    add_config_args(p, _flags())
     p.set_defaults(func=cmd_bench)
     return p
 
@@ -79,11 +79,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from cpckit.training.process import tune_process
 
     tune_process()  # as `cpckit train` does, before torch starts its thread pool
-    from cpckit.cli import _resolve
+    from cpckit.commands.train import resolve_config
     from cpckit.errors import ConfigError
     from cpckit.perf.bench import format_result, run_bench
 
-    cfg = _resolve(args, _flags())
+    cfg = resolve_config(args, _flags())
     if args.steps < 1 or args.warmup < 0 or args.lightning_steps < 0:
         raise ConfigError(
             f"--steps = {args.steps} must be >= 1, --warmup = {args.warmup} and "

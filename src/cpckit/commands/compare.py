@@ -26,7 +26,7 @@ COLUMNS: list[tuple[str, str]] = [
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from cpckit.cli import TRAIN_FLAGS, _add_config_args
+    from cpckit.commands.train import TRAIN_FLAGS, add_config_args
 
     p: argparse.ArgumentParser = subparsers.add_parser(
         "compare",
@@ -37,7 +37,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "epoch) and loss_comparison.png (the loss curves together) in --out-dir.",
     )
     flags = {f: v for f, v in TRAIN_FLAGS.items() if f != "--neg-mode"}
-    _add_config_args(p, flags)
+    add_config_args(p, flags)
     p.add_argument(
         "--neg-mode",
         default=DEFAULT_MODES,
@@ -66,13 +66,16 @@ def _folder(mode: str) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from cpckit.training.process import tune_process
+
+    tune_process()  # as `cpckit train` does, before torch starts its thread pool
     from cpckit.build import load_checked_config
-    from cpckit.cli import TRAIN_FLAGS, _flag_values
+    from cpckit.commands.train import TRAIN_FLAGS, flag_values
     from cpckit.config import TrainConfig
     from cpckit.training.run import train
 
     modes = _modes(args.neg_mode)
-    flags = _flag_values(args, {f: v for f, v in TRAIN_FLAGS.items() if f != "--neg-mode"})
+    flags = flag_values(args, {f: v for f, v in TRAIN_FLAGS.items() if f != "--neg-mode"})
     base = load_checked_config(args.config, args.overrides, flags)
     root = Path(base.train.out_dir)
     if args.out_dir is None and base.train.out_dir == TrainConfig().out_dir:
