@@ -19,7 +19,9 @@ __all__ = [
     "add_checkpoint",
     "add_label_regex",
     "add_no_progress",
+    "add_out_dir",
     "add_pool",
+    "checkpoint_and_data",
     "checkpoint_path",
     "one_root",
     "plain_warnings",
@@ -59,6 +61,12 @@ def add_no_progress(p: Any, help: str = "no progress output") -> None:
     p.add_argument("--no-progress", action="store_true", help=help)
 
 
+def add_out_dir(p: Any, help: str) -> None:
+    """``--out-dir DIR`` (where the command writes), then ``--no-progress``."""
+    p.add_argument("--out-dir", metavar="DIR", help=help)
+    add_no_progress(p)
+
+
 def one_root(args: argparse.Namespace, *, embeddings: bool = False) -> tuple[str, str]:
     """``(flag, value)`` of the one data source given; a one-line error otherwise."""
     from cpckit.errors import CpckitError
@@ -72,6 +80,13 @@ def one_root(args: argparse.Namespace, *, embeddings: bool = False) -> tuple[str
     if len(given) > 1:
         raise CpckitError(f"give one of {choices}, not {' and '.join(f for f, _ in given)}")
     return given[0]
+
+
+def checkpoint_and_data(
+    args: argparse.Namespace, *, embeddings: bool = False
+) -> tuple[str, str, str]:
+    """``(checkpoint, flag, value)``: :func:`checkpoint_path` and :func:`one_root`."""
+    return (checkpoint_path(args), *one_root(args, embeddings=embeddings))
 
 
 def checkpoint_path(args: argparse.Namespace) -> str:
@@ -91,7 +106,10 @@ def checkpoint_path(args: argparse.Namespace) -> str:
 
 @contextlib.contextmanager
 def plain_warnings() -> Iterator[None]:
-    """Show warnings as one ``warning: ...`` line on stderr (no source line)."""
+    """Show warnings as one ``warning: ...`` line on stderr (no source line).
+
+    Also a decorator: ``@plain_warnings()`` over a command's function.
+    """
 
     def show(
         message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None

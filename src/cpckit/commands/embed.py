@@ -10,8 +10,7 @@ from typing import Any
 from cpckit.commands._common import (
     add_checkpoint,
     add_no_progress,
-    checkpoint_path,
-    one_root,
+    checkpoint_and_data,
     plain_warnings,
 )
 
@@ -81,18 +80,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+@plain_warnings()
 def cmd_embed(args: argparse.Namespace) -> int:
-    with plain_warnings():
-        return _embed(args)
-
-
-def _embed(args: argparse.Namespace) -> int:
     from cpckit.api import load
     from cpckit.errors import CpckitError
     from cpckit.evaluation.embed import embed_folder, save_embeddings
 
-    ckpt = checkpoint_path(args)
-    flag, root = one_root(args)
+    ckpt, flag, root = checkpoint_and_data(args)
     if args.out is None:
         raise CpckitError("give --out FILE.npz, the table to write")
     if not str(args.out).endswith(".npz"):

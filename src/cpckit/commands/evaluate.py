@@ -8,7 +8,7 @@ from typing import Any
 from cpckit.commands._common import (
     add_checkpoint,
     add_label_regex,
-    add_no_progress,
+    add_out_dir,
     add_pool,
     checkpoint_path,
     one_root,
@@ -160,22 +160,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     out.add_argument("--no-geometry", action="store_true", help="skip alignment and uniformity")
     out.add_argument("--no-tsne", action="store_true", help="skip the t-SNE map")
-    out.add_argument(
-        "--out-dir",
-        metavar="DIR",
-        help="where evaluation.json/.md and tsne_eval_*.png go [default: the checkpoint's run folder]",
+    add_out_dir(
+        out,
+        "where evaluation.json/.md and tsne_eval_*.png go [default: the checkpoint's run folder]",
     )
-    add_no_progress(out)
     p.set_defaults(func=cmd_evaluate)
     return p
 
 
+@plain_warnings()
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    with plain_warnings():
-        return _evaluate(args)
-
-
-def _evaluate(args: argparse.Namespace) -> int:
     from cpckit.evaluation.protocols import EvaluateOptions, evaluate_checkpoint, markdown_tables
 
     ckpt = checkpoint_path(args)

@@ -8,10 +8,9 @@ from typing import Any
 from cpckit.commands._common import (
     add_checkpoint,
     add_label_regex,
-    add_no_progress,
+    add_out_dir,
     add_pool,
-    checkpoint_path,
-    one_root,
+    checkpoint_and_data,
     plain_warnings,
 )
 
@@ -83,27 +82,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the split, head and order [default: 0]"
     )
-    p.add_argument(
-        "--out-dir",
-        metavar="DIR",
-        help="where to write [default: RUN/finetune, or RUN/supervised with --from-scratch]",
-    )
-    add_no_progress(p)
+    add_out_dir(p, "where to write [default: RUN/finetune, or RUN/supervised with --from-scratch]")
     p.set_defaults(func=cmd_finetune)
     return p
 
 
+@plain_warnings()
 def cmd_finetune(args: argparse.Namespace) -> int:
-    with plain_warnings():
-        return _finetune(args)
-
-
-def _finetune(args: argparse.Namespace) -> int:
     from cpckit.errors import CpckitError
     from cpckit.evaluation.finetune import finetune_checkpoint
 
-    ckpt = checkpoint_path(args)
-    flag, root = one_root(args)
+    ckpt, flag, root = checkpoint_and_data(args)
     modality = "audio" if flag == "--audio-root" else "image"
     if args.pool not in ("mean", "max", "last"):
         raise CpckitError(f"--pool {args.pool!r} is unknown; valid: mean, max, last")
