@@ -54,14 +54,8 @@ def test_train_build_module_holds_the_momentum_key_encoder() -> None:
     assert module.lr == cfg.train.lr
 
 
-BENCH_AUDIO = [
-    "audio_encoder.kind=conv",
-    "audio_encoder.conv_layers=[[1,8,10,5,3,1],[8,8,8,4,2,1]]",
-    "model.z_dim=8",
-    "model.c_dim=8",
-    "model.prediction_steps=3",
-    "data.full_duration=0.05",
-    "negatives.n_negatives=6",
+# Options make_trainer reads, on the tiny config of the training tests.
+RUN_OPTIONS = [
     "train.accumulate_grad_batches=2",
     "train.grad_clip=1.0",
     "train.checkpoint_every_n_steps=1",
@@ -79,12 +73,13 @@ def test_train_and_bench_get_their_trainer_from_make_trainer(
         return made[-1]
 
     monkeypatch.setattr(trainer_mod, "make_trainer", recording)
-    code, _ = train_in_process(tmp_path / "run", "train.max_steps=1", *BENCH_AUDIO)
+    code, _ = train_in_process(tmp_path / "run", "train.max_steps=1", *RUN_OPTIONS)
     assert code == 0 and len(made) == 1
     argv = ["bench", "--steps", "1", "--warmup", "1", "--lightning-steps", "1"]
-    assert main([*argv, *TINY, *BENCH_AUDIO]) == 0  # the config train_in_process ran
+    assert main([*argv, *TINY, *RUN_OPTIONS]) == 0  # the config train_in_process ran
     assert len(made) == 2
     trained, benched = made
+    assert trained.accumulate_grad_batches == 2 and trained.gradient_clip_val == 1.0
     for attr in ("accumulate_grad_batches", "gradient_clip_val", "log_every_n_steps"):
         assert getattr(trained, attr) == getattr(benched, attr), attr
     assert type(trained.precision_plugin) is type(benched.precision_plugin)
