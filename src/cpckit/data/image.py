@@ -29,6 +29,7 @@ __all__ = [
     "CIFAR10_MEAN",
     "CIFAR10_STD",
     "ImageFolderDataset",
+    "image_item",
     "image_to_tensor",
     "normalization_stats",
     "normalize_image",
@@ -191,6 +192,28 @@ def normalization_stats(
 
 
 # ----------------------------------------------------------------------------- dataset
+
+
+def image_item(
+    x: Tensor,
+    augment: ImageAugment | None,
+    mean: Tensor,
+    std: Tensor,
+    label: int,
+    group: int = -1,
+) -> dict[str, Tensor]:
+    """An item's ``image``, ``label`` and ``group``: ``x`` augmented (if ``augment``), normalised.
+
+    Shape:
+        x: ``(3, S, S)`` in ``[0, 1]``; mean, std: ``(3, 1, 1)``
+    """
+    if augment is not None:
+        x = augment(x)
+    return {
+        "image": (x - mean) / std,
+        "label": torch.tensor(label, dtype=torch.int64),
+        "group": torch.tensor(group, dtype=torch.int64),
+    }
 
 
 def _class_folders(root: Path) -> list[str]:
@@ -392,10 +415,4 @@ class ImageFolderDataset(Dataset[dict[str, Tensor]]):
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         x = torch.from_numpy(np.array(self._uint8(i))).float().div_(255.0)
-        if self.augment is not None:
-            x = self.augment(x)
-        return {
-            "image": (x - self._mean_t) / self._std_t,
-            "label": torch.tensor(int(self.labels[i]), dtype=torch.int64),
-            "group": torch.tensor(-1, dtype=torch.int64),
-        }
+        return image_item(x, self.augment, self._mean_t, self._std_t, int(self.labels[i]))

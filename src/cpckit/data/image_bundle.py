@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from cpckit.config import Config
 from cpckit.data.bundle import DataBundle
@@ -113,13 +113,21 @@ def find_split_folders(root: str | Path) -> tuple[Path, Path] | None:
     return None
 
 
-_T = TypeVar("_T", SyntheticImageDataset, PairedSyntheticDataset)
+def _synthetic_bundle(
+    make: Callable[..., SyntheticImageDataset | PairedSyntheticDataset],
+    cfg: Config,
+    augment: ImageAugment | None,
+    *,
+    what: str,
+    kind: str,
+    describe: Callable[[list[str]], str],
+    noun: str,
+) -> DataBundle:
+    """The bundle of a synthetic dataset: ``train`` (augmented), ``probe_train``, ``probe_test``.
 
-
-def _synthetic_sets(
-    make: Callable[..., _T], cfg: Config, augment: ImageAugment | None, what: str
-) -> tuple[_T, _T, _T]:
-    """``(train, probe_train, probe_test)`` of a synthetic dataset; ``train`` is augmented."""
+    ``info`` holds ``kind: describe(label names)`` and the counts of ``train``
+    and ``probe-test`` ``noun``; ``what`` names the settings a ValueError is about.
+    """
     d = cfg.data
     seed = cfg.train.seed
     try:
@@ -128,25 +136,31 @@ def _synthetic_sets(
     except ValueError as exc:
         raise ConfigError(f"{what}: {exc}") from None
     train = probe_train if augment is None else make(d.n_train, seed=seed, augment=augment)
-    return train, probe_train, test
+    names = list(probe_train.label_names)
+    return DataBundle(
+        train=train,
+        probe_train=probe_train,
+        probe_test=test,
+        label_names=names,
+        info={
+            kind: describe(names),
+            f"train {noun}": len(train),
+            f"probe-test {noun}": len(test),
+        },
+    )
 
 
 def _synthetic_images(cfg: Config, augment: ImageAugment | None) -> DataBundle:
     d = cfg.data
     make = partial(SyntheticImageDataset, image_size=d.image_size, n_classes=d.n_classes)
-    train, probe_train, test = _synthetic_sets(
-        make, cfg, augment, "synthetic images (data.n_classes, data.image_size)"
-    )
-    return DataBundle(
-        train=train,
-        probe_train=probe_train,
-        probe_test=test,
-        label_names=list(probe_train.label_names),
-        info={
-            "images": f"synthetic patterns, {d.n_classes} classes ({', '.join(probe_train.label_names)})",
-            "train examples": len(train),
-            "probe-test examples": len(test),
-        },
+    return _synthetic_bundle(
+        make,
+        cfg,
+        augment,
+        what="synthetic images (data.n_classes, data.image_size)",
+        kind="images",
+        describe=lambda names: f"synthetic patterns, {d.n_classes} classes ({', '.join(names)})",
+        noun="examples",
     )
 
 
@@ -263,18 +277,16 @@ def _synthetic_pairs(cfg: Config, augment: ImageAugment | None) -> DataBundle:
         freq_max=d.freq_max,
         image_size=d.image_size,
     )
-    train, probe_train, test = _synthetic_sets(make, cfg, augment, "synthetic pairs (data section)")
-    return DataBundle(
-        train=train,
-        probe_train=probe_train,
-        probe_test=test,
-        label_names=list(probe_train.label_names),
-        info={
-            "pairs": f"synthetic tone + pattern, {d.n_classes} shared classes "
-            f"({'; '.join(probe_train.label_names)})",
-            "train pairs": len(train),
-            "probe-test pairs": len(test),
-        },
+    return _synthetic_bundle(
+        make,
+        cfg,
+        augment,
+        what="synthetic pairs (data section)",
+        kind="pairs",
+        describe=lambda names: (
+            f"synthetic tone + pattern, {d.n_classes} shared classes ({'; '.join(names)})"
+        ),
+        noun="pairs",
     )
 
 

@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from cpckit.data.audio_files import read_audio
 from cpckit.data.bundle import WorkerRNG
-from cpckit.data.image import read_image
+from cpckit.data.image import image_item, read_image
 from cpckit.data.image_augment import ImageAugment
 from cpckit.data.synthetic import check_below_nyquist, sine_tone
 from cpckit.data.synthetic_image import (
@@ -174,14 +174,10 @@ class PairedSyntheticDataset(Dataset[dict[str, Tensor]]):
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         x = torch.from_numpy(self.raw_image(i))
-        if self.augment is not None:
-            x = self.augment(x)
         return {
             "audio": torch.from_numpy(self.waveform(i)).unsqueeze(0),
             "audio_length": torch.tensor(self.n_samples, dtype=torch.int64),
-            "image": (x - self._mean_t) / self._std_t,
-            "label": torch.tensor(int(self.labels[i]), dtype=torch.int64),
-            "group": torch.tensor(-1, dtype=torch.int64),
+            **image_item(x, self.augment, self._mean_t, self._std_t, int(self.labels[i])),
         }
 
 
@@ -449,12 +445,9 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
             audio[:n] = wave
             valid = n
         x = torch.from_numpy(np.array(self._uint8(i))).float().div_(255.0)
-        if self.augment is not None:
-            x = self.augment(x)
+        label, group = int(self.labels[i]), int(self.groups[i])
         return {
             "audio": torch.from_numpy(audio).unsqueeze(0),
             "audio_length": torch.tensor(valid, dtype=torch.int64),
-            "image": (x - self._mean_t) / self._std_t,
-            "label": torch.tensor(int(self.labels[i]), dtype=torch.int64),
-            "group": torch.tensor(int(self.groups[i]), dtype=torch.int64),
+            **image_item(x, self.augment, self._mean_t, self._std_t, label, group),
         }

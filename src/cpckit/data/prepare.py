@@ -78,6 +78,15 @@ def _checksum_for(name: str, checksums: Mapping[str, str | None] | None) -> str 
     return known
 
 
+def _check_choices(arg: str, chosen: Sequence[str], valid: Sequence[str], what: str) -> None:
+    """Raise ConfigError unless ``chosen`` is non-empty and each is in ``valid`` (``what``: one)."""
+    if not chosen:
+        raise ConfigError(f"{arg} is empty: choose from {', '.join(valid)}")
+    for name in chosen:
+        if name not in valid:
+            raise ConfigError(f"{arg}: {name!r} is not {what}; valid: {', '.join(valid)}")
+
+
 def _fetch_archive(
     source: str,
     name: str,
@@ -154,14 +163,7 @@ def prepare_librispeech(
 
     if isinstance(subsets, str):
         subsets = [subsets]
-    if not subsets:
-        raise ConfigError(f"subsets is empty: choose from {', '.join(LIBRISPEECH_SUBSETS)}")
-    for subset in subsets:
-        if subset not in LIBRISPEECH_SUBSETS:
-            raise ConfigError(
-                f"subsets: {subset!r} is not a LibriSpeech subset; valid: "
-                f"{', '.join(LIBRISPEECH_SUBSETS)}"
-            )
+    _check_choices("subsets", subsets, LIBRISPEECH_SUBSETS, "a LibriSpeech subset")
     out = Path(root)
     for subset in subsets:
         _fetch_archive(
@@ -202,13 +204,7 @@ def prepare_cifar10(
         ConfigError: an unknown class or a non-positive maximum.
     """
     wanted = list(CIFAR10_CLASSES) if classes is None else list(dict.fromkeys(classes))
-    if not wanted:
-        raise ConfigError(f"classes is empty: choose from {', '.join(CIFAR10_CLASSES)}")
-    for c in wanted:
-        if c not in CIFAR10_CLASSES:
-            raise ConfigError(
-                f"classes: {c!r} is not a CIFAR-10 class; valid: {', '.join(CIFAR10_CLASSES)}"
-            )
+    _check_choices("classes", wanted, CIFAR10_CLASSES, "a CIFAR-10 class")
     for arg, value in (
         ("max_per_class", max_per_class),
         ("max_test_per_class", max_test_per_class),

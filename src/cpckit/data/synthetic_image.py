@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from cpckit.data.image import normalization_stats
+from cpckit.data.image import image_item, normalization_stats
 from cpckit.data.image_augment import ImageAugment
 
 __all__ = ["PATTERN_NAMES", "SyntheticImageDataset", "make_pattern_image"]
@@ -190,10 +190,4 @@ class SyntheticImageDataset(Dataset[dict[str, Tensor]]):
 
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         x = torch.from_numpy(self.raw_image(i))
-        if self.augment is not None:
-            x = self.augment(x)
-        return {
-            "image": (x - self._mean_t) / self._std_t,
-            "label": torch.tensor(int(self.labels[i]), dtype=torch.int64),
-            "group": torch.tensor(-1, dtype=torch.int64),
-        }
+        return image_item(x, self.augment, self._mean_t, self._std_t, int(self.labels[i]))

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from cpckit.config import Config
+from cpckit.training.callbacks import TrainBatchCallback
 
 __all__ = ["lightning_step_seconds"]
 
@@ -93,7 +94,7 @@ class _Cycle(torch.utils.data.IterableDataset[dict[str, Tensor]]):
             yield self.batches[i % len(self.batches)]
 
 
-class _StepClock(L.Callback):
+class _StepClock(TrainBatchCallback):
     """Seconds of each training batch, from the end of the previous one (or of its bare step)."""
 
     def __init__(
@@ -106,14 +107,7 @@ class _StepClock(L.Callback):
         self.lightning: list[float] = []
         self.bare: list[float] = []
 
-    def on_train_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
+    def after_train_batch(self, trainer: L.Trainer, outputs: Any, batch_idx: int) -> None:
         end = time.perf_counter()
         if self.start is not None:
             self.lightning.append(end - self.start)

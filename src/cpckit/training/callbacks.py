@@ -1,4 +1,8 @@
-"""Callbacks: the per-step loss log, plain progress lines for non-terminals, quiet Lightning."""
+"""Callbacks: the per-step loss log, plain progress lines for non-terminals, quiet Lightning.
+
+:class:`TrainBatchCallback` is the end-of-batch hook they (and the resume and
+checkpoint callbacks) share.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,13 @@ from typing import Any
 import lightning as L
 import torch
 
-__all__ = ["LossRecorder", "PlainProgress", "QuietLightning", "quiet_lightning"]
+__all__ = [
+    "LossRecorder",
+    "PlainProgress",
+    "QuietLightning",
+    "TrainBatchCallback",
+    "quiet_lightning",
+]
 
 
 def quiet_lightning() -> None:
@@ -41,7 +51,29 @@ class QuietLightning(L.Callback):
         quiet_lightning()
 
 
-class LossRecorder(L.Callback):
+class TrainBatchCallback(L.Callback):
+    """A callback whose end-of-batch hook is :meth:`after_train_batch`.
+
+    Lightning's ``on_train_batch_end`` passes ``(trainer, pl_module, outputs,
+    batch, batch_idx)``; cpckit's callbacks read only the trainer, the step's
+    outputs and the batch index, which this hook receives.
+    """
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        self.after_train_batch(trainer, outputs, batch_idx)
+
+    def after_train_batch(self, trainer: L.Trainer, outputs: Any, batch_idx: int) -> None:
+        """Called after each training batch (``outputs``: what the step returned)."""
+
+
+class LossRecorder(TrainBatchCallback):
     """Append one row per optimizer step to ``losses.csv``.
 
     Columns: ``step,epoch,loss,accuracy,acc_k1..acc_kK``. With gradient
@@ -88,14 +120,7 @@ class LossRecorder(L.Callback):
             writer.writerows(kept)
         tmp.replace(self.path)
 
-    def on_train_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
+    def after_train_batch(self, trainer: L.Trainer, outputs: Any, batch_idx: int) -> None:
         if not isinstance(outputs, dict):
             return
         self._loss.append(outputs["loss"].detach().float().reshape(1))
@@ -125,7 +150,7 @@ class LossRecorder(L.Callback):
             csv.writer(fh).writerow(row)
 
 
-class PlainProgress(L.Callback):
+class PlainProgress(TrainBatchCallback):
     """Periodic one-line progress reports, for logs (``nohup ... > log &``)."""
 
     def __init__(self, every_n_steps: int = 10, stream: Any = None) -> None:
@@ -145,14 +170,7 @@ class PlainProgress(L.Callback):
         self._epoch_t0 = time.perf_counter()
         self._losses = []
 
-    def on_train_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
+    def after_train_batch(self, trainer: L.Trainer, outputs: Any, batch_idx: int) -> None:
         if trainer.global_rank != 0 or not isinstance(outputs, dict):
             return
         self._losses.append(outputs["loss"].detach())

@@ -20,6 +20,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 
+from cpckit.training.callbacks import TrainBatchCallback
 from cpckit.training.guard import DivergenceError, first_nonfinite
 from cpckit.training.run_folder import TEMP_SUFFIX, atomic_save
 
@@ -51,7 +52,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_save(checkpoint, path)
 
 
-class RunCheckpoint(Checkpoint):
+class RunCheckpoint(TrainBatchCallback, Checkpoint):
     """Save ``stepNNNNNNNN.ckpt`` every ``every_n_steps`` optimizer steps and at each epoch end.
 
     ``last.ckpt`` is a hard link to (or copy of) the newest; only the newest
@@ -89,14 +90,7 @@ class RunCheckpoint(Checkpoint):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._seen_step = self._saved_step = trainer.global_step
 
-    def on_train_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
+    def after_train_batch(self, trainer: L.Trainer, outputs: Any, batch_idx: int) -> None:
         stepped = trainer.global_step != self._seen_step  # not while accumulating
         self._seen_step = trainer.global_step
         if stepped and self.every_n_steps and trainer.global_step % self.every_n_steps == 0:

@@ -9,6 +9,7 @@ import lightning as L
 
 from cpckit.config import Config, config_to_dict
 from cpckit.errors import ConfigError
+from cpckit.training.callbacks import TrainBatchCallback
 from cpckit.training.sampling import EpochSampler
 
 __all__ = [
@@ -26,7 +27,7 @@ FIXED_SECTIONS = ("model", "audio_encoder", "image_encoder", "negatives")
 POSITION_KEY = "cpckit_position"
 
 
-class LoaderPosition(L.Callback):
+class LoaderPosition(TrainBatchCallback):
     """The training loader's position (epoch, batches done), kept in each checkpoint.
 
     On resume the sampler is set to the stored epoch and skips the batches
@@ -55,14 +56,7 @@ class LoaderPosition(L.Callback):
         for sampler in [self.sampler, *self.others]:
             sampler.set_replicas(trainer.world_size, trainer.global_rank)
 
-    def on_train_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
+    def after_train_batch(self, trainer: L.Trainer, outputs: Any, batch_idx: int) -> None:
         self.epoch, self.batches = trainer.current_epoch, batch_idx + 1
         if self.batches >= trainer.num_training_batches:
             self.epoch, self.batches = self.epoch + 1, 0
