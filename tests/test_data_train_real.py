@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from cpckit.cli import main
-from run_checks import RUN_FILES, check_files, check_final_loss
+from helpers.runs import RUN_FILES, check_files, check_final_loss
 
 REPO = Path(__file__).resolve().parents[1]
 FSDD_CONFIG = REPO / "configs" / "fsdd.yaml"

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from cpckit.cli import main
-from run_checks import check_files, check_final_loss, check_geometry
+from helpers.runs import check_files, check_final_loss, check_geometry
 
 # 16x16 images, 8x8 patches at stride 4: a 3x3 grid, 9 latent steps, K = 2.
 TINY_IMAGE = [

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import cli_command, losses_of, read_losses, steps_of, train_args, train_in_process
+from helpers.training import (
+    cli_command,
+    losses_of,
+    read_losses,
+    steps_of,
+    train_args,
+    train_in_process,
+)
 
 RUN = ["--epochs", "4", "--neg-mode", "inbatch", "data.n_train=64", "train.lr=1e-2"]
 STEPS = 16  # 64 examples / 16 per global batch * 4 epochs

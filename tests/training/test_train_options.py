@@ -11,7 +11,7 @@ import torch
 import yaml
 
 import cpckit
-from conftest import losses_of, read_losses, steps_of, train_in_process
+from helpers.training import losses_of, read_losses, steps_of, train_in_process
 
 RUN = ["--epochs", "1", "data.n_train=48", "train.batch_size=8"]
 

@@ -21,7 +21,7 @@ from cpckit.data.prepare import prepare, prepare_main
 from cpckit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from conftest import FileServer
+    from helpers.server import FileServer
 
 TarGz = Callable[[dict[str, bytes]], bytes]
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from cpckit.cli import main
-from run_checks import RUN_FILES, check_files, check_final_loss, check_geometry
+from helpers.runs import RUN_FILES, check_files, check_final_loss, check_geometry
 
 TINY = [
     "model.z_dim=16",

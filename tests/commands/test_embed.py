@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from test_eval_cli_helpers import REGEX, make_run, read_wave, run, write_pngs, write_wavs
 
 import cpckit
 from cpckit.errors import CpckitError
 from cpckit.evaluation.embed import frames_of, load_embeddings
+from helpers.cli import REGEX, make_run, read_wave, run, write_pngs, write_wavs
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from neg_helpers import make_output, naive_loss
 
 from cpckit.model import CPCOutput
 from cpckit.negatives.base import NegativeSampler
@@ -19,6 +18,7 @@ from cpckit.negatives.same_group import SameGroupSampler
 from cpckit.negatives.synthetic import SyntheticSampler
 from cpckit.objective import CPCObjective
 from cpckit.similarity import Similarity
+from helpers.negatives import make_output, naive_loss
 
 B, L, K, D = 3, 9, 3, 6
 TEMPERATURE = 0.5

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_eval_cli_helpers import COMMANDS, REGEX, make_run, run, write_wavs
+
+from helpers.cli import COMMANDS, REGEX, make_run, run, write_wavs
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_eval_cli_helpers import AUDIO as SMALL
-from test_eval_cli_helpers import ENCODERS
 
 from cpckit.build import build_model
 from cpckit.cli import main
 from cpckit.config import load_config
 from cpckit.encoders.steps import latent_steps
 from cpckit.evaluation.frames import embed_rows, encode_batch
+from helpers.cli import AUDIO as SMALL
+from helpers.cli import ENCODERS
 
 
 def _model(kind: str) -> torch.nn.Module:

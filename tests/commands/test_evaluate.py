@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_eval_cli_helpers import REGEX, make_run, run, write_pngs, write_wavs
+
+from helpers.cli import REGEX, make_run, run, write_pngs, write_wavs
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from collections.abc import Callable
 import pytest
 import torch
 import torch.nn.functional as F
-from neg_helpers import check_against_reference, make_output, make_query, similarity
 
 from cpckit.negatives.base import NegativeSampler, positive_index, score_per_prediction
 from cpckit.negatives.cross_modal import CrossModalSampler
@@ -17,6 +16,7 @@ from cpckit.negatives.queue import LatentQueue, QueueSampler
 from cpckit.negatives.same_group import SameGroupSampler, group_partners
 from cpckit.negatives.synthetic import SyntheticSampler
 from cpckit.similarity import Similarity
+from helpers.negatives import check_against_reference, make_output, make_query, similarity
 
 B, L, K, D = 3, 10, 3, 8
 

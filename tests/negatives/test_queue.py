@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from neg_helpers import make_output, make_query
 from torch import nn
 
 from cpckit.model import CPCOutput
@@ -14,6 +13,7 @@ from cpckit.negatives.momentum import MomentumEncoder
 from cpckit.negatives.queue import LatentQueue, QueueSampler
 from cpckit.objective import CPCObjective
 from cpckit.similarity import Similarity
+from helpers.negatives import make_output, make_query
 
 
 def _rows(start: int, n: int, d: int = 2) -> torch.Tensor:

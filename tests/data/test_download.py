@@ -17,7 +17,7 @@ from cpckit.data.download import download, extract, verify_checksum
 from cpckit.errors import DataError
 
 if TYPE_CHECKING:
-    from conftest import FileServer
+    from helpers.server import FileServer
 
 
 def _md5(data: bytes) -> str:

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from conftest import TINY, train_in_process
 from cpckit.cli import main
 from cpckit.config import load_config
 from cpckit.training import trainer as trainer_mod
 from cpckit.training.run_folder import RunPaths
+from helpers.training import TINY, train_in_process
 
 
 def _kinds(trainer: Any) -> list[str]:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_command, read_losses, steps_of, train_args, train_in_process
 from cpckit.training.checkpoints import checkpoint_step, newest_valid_checkpoint
+from helpers.training import cli_command, read_losses, steps_of, train_args, train_in_process
 
 # 96 examples in batches of 4: 24 steps per epoch, 48 in all; a checkpoint every 3 steps.
 RUN = [

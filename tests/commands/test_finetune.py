@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_eval_cli_helpers import REGEX, make_run, run, write_pngs, write_wavs
 
 import cpckit
+from helpers.cli import REGEX, make_run, run, write_pngs, write_wavs
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_eval_cli_helpers import REGEX, make_run, run, write_wavs
 
 from cpckit.evaluation.plots import plot_training_curve
 from cpckit.evaluation.report import _fmt, flatten_metrics
+from helpers.cli import REGEX, make_run, run, write_wavs
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import torch
 
-from conftest import read_losses, steps_of, train_in_process
 from cpckit.training.checkpoints import checkpoint_step, newest_valid_checkpoint
 from cpckit.training.guard import DivergenceError
 from cpckit.training.module import CPCLightningModule
+from helpers.training import read_losses, steps_of, train_in_process
 
 RUN = ["--epochs", "1", "data.n_train=48", "train.batch_size=8", "train.checkpoint_every_n_steps=1"]
 
