@@ -1,4 +1,5 @@
-"""The CPC loss with samplers and every loss option equals a naive per-prediction loop."""
+"""The CPC objective: the loss with samplers and every loss option equals a naive per-prediction
+loop; the scores of its query are the similarity written out."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from cpckit.negatives.same_group import SameGroupSampler
 from cpckit.negatives.synthetic import SyntheticSampler
 from cpckit.objective import CPCObjective
 from cpckit.similarity import Similarity
-from helpers.negatives import make_output, naive_loss
+from helpers.negatives import make_output, make_query, naive_loss, similarity
 
 B, L, K, D = 3, 9, 3, 6
 TEMPERATURE = 0.5
@@ -169,3 +170,22 @@ def test_neg_equal_scores_give_log_n_plus_one_through_queue_and_synthetic() -> N
     res = obj({"audio": CPCOutput(z=z, c=torch.zeros(2, 8, 1), pred=pred, valid=None)})
     # synthetic noise moves scores by about 1e-3 only
     assert res.loss.item() == pytest.approx(math.log(5 + 4 + 1), abs=1e-2)
+
+
+@pytest.mark.parametrize("kind", ["dot", "cosine"])
+def test_neg_objective_query_scores_equal_a_naive_similarity(kind: str) -> None:
+    """q . key * scale of the objective's query is the similarity written out for one pair."""
+
+    out = make_output(2, 6, 2, 5, seed=7)
+    other = make_output(2, 6, 2, 5, seed=8)
+    query = make_query(out, Similarity(kind, 0.3), other=other)
+    for b, t, k, b2, t2 in [(0, 0, 0, 1, 5), (1, 3, 1, 0, 2), (1, 1, 0, 1, 1)]:
+        got = float((query.q[b, t, k] * query.keys[b2, t2]).sum() * query.scale)
+        want = similarity(kind, 0.3, out.pred[b, t, k], out.z[b2, t2])
+        assert got == pytest.approx(want, rel=1e-9)
+        assert query.other_keys is not None
+        got_other = float((query.q[b, t, k] * query.other_keys[b2, t2]).sum() * query.scale)
+        assert got_other == pytest.approx(
+            similarity(kind, 0.3, out.pred[b, t, k], other.z[b2, t2]), rel=1e-9
+        )
+    assert (query.raw_keys is None) == (kind == "dot")

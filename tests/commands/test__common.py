@@ -1,4 +1,5 @@
-"""Bad input to embed / evaluate / finetune: one `error:` line, exit code 2, no traceback."""
+"""The flags and checks embed / evaluate / finetune share (commands/_common.py): bad input is one
+`error:` line, exit code 2, no traceback; each command's help lists its flags."""
 
 from __future__ import annotations
 

@@ -115,27 +115,6 @@ def test_perf_bench_times_the_lightning_path_too(capsys: pytest.CaptureFixture[s
     assert out["lightning_overhead"] == pytest.approx(lit / bare - 1.0)  # type: ignore[operator]
 
 
-def test_perf_lightning_steps_alternate_with_bare_steps() -> None:
-    """One bare step after each Lightning step, on the batch that step used."""
-    import torch
-
-    from cpckit.config import load_config
-    from cpckit.perf.lightning_path import lightning_step_seconds
-    from cpckit.perf.step import synthetic_batch
-
-    cfg = load_config(None, ["train.batch_size=2", *TINY_AUDIO])
-    gen = torch.Generator().manual_seed(0)
-    batches = [synthetic_batch(cfg, 2, gen) for _ in range(2)]
-    seen: list[int] = []
-    lit, bare = lightning_step_seconds(
-        cfg, batches, steps=3, warmup=1, bare=lambda b: seen.append(id(b))
-    )
-    assert len(lit) == len(bare) == 3
-    assert all(t > 0 for t in lit + bare)
-    # the steps after batches 0..3 ran bare steps on batches 1, 0, 1, 0
-    assert seen == [id(batches[i % 2]) for i in range(1, 5)]
-
-
 @pytest.mark.usefixtures("bench_registered")
 def test_perf_bench_text_report_and_bad_steps(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--steps", "1", "--warmup", "0", *TINY_AUDIO]) == 0
@@ -159,21 +138,3 @@ def test_perf_bench_runs_a_momentum_key_encoder_config(capsys: pytest.CaptureFix
     )  # fmt: skip
     assert _positive_finite(out["seconds_per_step"])
     assert _positive_finite(out["lightning_seconds_per_step"])
-
-
-def test_perf_bare_step_moves_the_key_encoder_and_fills_the_queue() -> None:
-    import torch
-
-    from cpckit.config import load_config
-    from cpckit.perf.step import TrainStep, synthetic_batch
-
-    cfg = load_config(
-        None,
-        [*TINY_AUDIO, "negatives.mode=queue", "negatives.queue_size=16", "negatives.momentum=0.5"],
-    )
-    step = TrainStep(cfg)
-    key_encoder = step.module.objective.key_encoder
-    assert key_encoder is not None
-    before = [p.clone() for p in key_encoder.parameters()]
-    step(synthetic_batch(cfg, 2, torch.Generator().manual_seed(0)))
-    assert any(not torch.equal(a, b) for a, b in zip(before, key_encoder.parameters()))

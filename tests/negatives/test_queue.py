@@ -1,9 +1,14 @@
-"""The latent queue: FIFO order, wrap-around, checkpoints, warm-up, momentum keys."""
+"""The latent queue: FIFO order, wrap-around, checkpoints, warm-up, filled by the objective
+(momentum keys or own latents); under DDP the keys of every process (2 processes, gloo, CPU)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from torch import nn
 
 from cpckit.model import CPCOutput
@@ -153,28 +158,6 @@ def test_neg_hard_shares_the_queue_and_only_the_queue_sampler_fills_it() -> None
     assert isinstance(alone, HardSampler) and alone.enqueue
 
 
-def _encoders() -> dict[str, nn.Module]:
-    torch.manual_seed(0)
-    return {"audio": nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))}
-
-
-def test_neg_momentum_update_formula() -> None:
-    online = nn.ModuleDict(_encoders())
-    key = MomentumEncoder(online, momentum=0.9)
-    assert all(not p.requires_grad for p in key.parameters())
-    before = [p.detach().clone() for p in key.parameters()]
-    with torch.no_grad():
-        for p in online.parameters():
-            p.add_(torch.randn_like(p))
-        online["audio"][1].running_mean.fill_(3.0)  # type: ignore[index]
-    key.step(online)
-    for k0, q, k1 in zip(before, online.parameters(), key.parameters()):
-        assert torch.allclose(k1, 0.9 * k0 + 0.1 * q)
-    assert torch.equal(key.encoders["audio"][1].running_mean, torch.full((4,), 3.0))  # type: ignore[index]
-    with pytest.raises(ValueError, match=r"\[0, 1\)"):
-        MomentumEncoder(online, momentum=1.0)
-
-
 class _TinyModel(nn.Module):
     """Just enough of CPCModel for the key encoder: ``encoders``."""
 
@@ -215,3 +198,38 @@ def test_neg_objective_without_momentum_enqueues_own_latents() -> None:
     out = make_output(2, 6, 2, 4, requires_grad=True)
     obj.update({"audio": obj.query(out, None, None)})
     assert torch.equal(sampler.queue.queue[:12], out.z.detach().reshape(-1, 4))
+
+
+WORLD = 2
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    try:
+        torch.set_num_threads(1)
+        queue = LatentQueue(8, 2)
+        # rank r sends r + 2 keys (different counts per process) valued 10 r + i
+        keys = (10 * rank + torch.arange(rank + 2, dtype=torch.float32)).unsqueeze(1).repeat(1, 2)
+        queue.enqueue(keys)
+        queue.enqueue(keys + 100)
+        torch.save(queue.state_dict(), Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_neg_ddp_queue_gathers_keys_of_all_processes(tmp_path: Path) -> None:
+    mp.start_processes(
+        _worker,
+        args=(str(tmp_path / "init"), str(tmp_path)),
+        nprocs=WORLD,
+        join=True,
+        start_method="fork",
+    )
+    states = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
+    # step 1 fills slots 0-4 with rank 0's [0, 1] then rank 1's [10, 11, 12];
+    # step 2 writes the same + 100 to slots 5, 6, 7, 0, 1 (wrapping around)
+    expected = [111.0, 112.0, 10.0, 11.0, 12.0, 100.0, 101.0, 110.0]
+    for state in states:
+        assert state["queue"][:, 0].tolist() == expected
+        assert int(state["filled"]) == 8 and int(state["ptr"]) == 10 % 8
+    assert torch.equal(states[0]["queue"], states[1]["queue"])

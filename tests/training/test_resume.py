@@ -1,4 +1,5 @@
-"""Resume after SIGKILL in the middle of an epoch; reproducibility of a seeded run.
+"""Resume after SIGKILL in the middle of an epoch; reproducibility of a seeded run; what a resume
+accepts (the same batch layout mid-epoch, a state that fits the model).
 
 One uninterrupted reference run (in this process) is compared with a second
 identical run (same seed: identical ``losses.csv``) and with a run that is
@@ -17,7 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from cpckit.training.checkpoints import checkpoint_step, newest_valid_checkpoint
+from cpckit.errors import ConfigError
+from cpckit.training.checkpoints import (
+    checkpoint_step,
+    newest_valid_checkpoint,
+)
+from cpckit.training.resume import check_mid_epoch, check_state_fits
 from helpers.training import cli_command, read_losses, steps_of, train_args, train_in_process
 
 # 96 examples in batches of 4: 24 steps per epoch, 48 in all; a checkpoint every 3 steps.
@@ -98,3 +104,28 @@ def test_train_resume_after_sigkill_continues_the_same_curve(
     assert [s["status"] for s in manifest["sessions"]] == ["running", "finished"]
     assert manifest["sessions"][1]["start_step"] == resumed_at
     assert not list((out / "checkpoints").glob(".*.tmp"))
+
+
+def test_train_mid_epoch_resume_needs_the_same_batch_layout() -> None:
+    pos = {"epoch": 1, "batches": 5, "batch_size": 8, "world_size": 2, "accumulate_grad_batches": 1}
+    check_mid_epoch(pos, 8, 2, 1)
+    check_mid_epoch({**pos, "batches": 0}, 16, 1, 4)  # at an epoch boundary anything goes
+    with pytest.raises(ConfigError, match=r"middle of epoch 2 with train.batch_size 8 -> 16"):
+        check_mid_epoch(pos, 16, 2, 1)
+    with pytest.raises(ConfigError, match=r"processes \(devices x nodes\) 2 -> 1"):
+        check_mid_epoch(pos, 8, 1, 1)
+
+
+def test_train_state_that_does_not_fit_names_the_changed_keys() -> None:
+    saved = {"a.weight": (16, 4), "a.bias": (16,)}
+    check_state_fits(saved, dict(saved), {"train.lr": (1e-3, 1e-4)})
+    expected = (
+        r"a.weight has shape \[16, 4\] in the checkpoint, \[8, 4\] now and 1 more\): "
+        r"model.c_dim = 16 in the checkpoint, 8 now"
+    )
+    with pytest.raises(ConfigError, match=expected):
+        check_state_fits(
+            saved,
+            {"a.weight": (8, 4), "a.bias": (8,)},
+            {"train.lr": (1e-3, 1e-4), "model.c_dim": (16, 8)},
+        )
