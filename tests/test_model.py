@@ -1,4 +1,4 @@
-"""Context models, predictors, the CPC model: shapes, causality, gradients, learning."""
+"""The CPC model, audio and multimodal: pooling, gradients, learning, short input, shared context."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ import torch
 from cpckit.build import build_model, build_objective
 from cpckit.config import load_config
 from cpckit.context import build_context
+from cpckit.data.collate import collate
+from cpckit.data.paired import PairedSyntheticDataset
 from cpckit.data.synthetic import SyntheticAudioDataset
-from cpckit.encoders.image import grid_to_sequence
-from cpckit.model import pool_grid, pool_time
+from cpckit.encoders.image import PatchEncoder, grid_to_sequence
+from cpckit.model import CPCModel, pool_grid, pool_time
+from cpckit.negatives.base import NegativeQuery
+from cpckit.negatives.cross_modal import CrossModalSampler
 from cpckit.predictor import build_predictor
 
 TINY = [
@@ -22,44 +26,6 @@ TINY = [
     "data.full_duration=0.05",
     "negatives.n_negatives=8",
 ]
-
-
-@pytest.mark.parametrize("kind", ["gru", "lstm", "transformer"])
-def test_context_models_are_causal(kind: str) -> None:
-    torch.manual_seed(0)
-    ctx = build_context(kind, z_dim=8, c_dim=16, layers=2, heads=4, ff_dim=32).eval()
-    z = torch.randn(2, 10, 8)
-    c = ctx(z)
-    assert c.shape == (2, 10, 16)
-    z2 = z.clone()
-    z2[:, 6:] = torch.randn(2, 4, 8)
-    c2 = ctx(z2)
-    assert torch.allclose(c[:, :6], c2[:, :6], atol=1e-5)
-    assert not torch.allclose(c[:, 6:], c2[:, 6:], atol=1e-3)
-
-
-def test_transformer_learned_positions_and_length_limit() -> None:
-    ctx = build_context("transformer", z_dim=4, c_dim=8, heads=2, positional="learned", max_len=5)
-    assert ctx(torch.randn(1, 5, 4)).shape == (1, 5, 8)
-    with pytest.raises(ValueError, match="longer than max_len = 5"):
-        ctx(torch.randn(1, 6, 4))
-
-
-@pytest.mark.parametrize("kind", ["linear", "mlp"])
-def test_predictor_one_head_per_step(kind: str) -> None:
-    pred = build_predictor(kind, c_dim=6, z_dim=5, steps=4, hidden=7)
-    out = pred(torch.randn(2, 3, 6))
-    assert out.shape == (2, 3, 4, 5)
-
-
-def test_linear_predictor_heads_are_independent_linear_maps() -> None:
-    pred = build_predictor("linear", c_dim=3, z_dim=2, steps=2)
-    c = torch.randn(1, 1, 3)
-    w = pred.heads.weight.view(2, 2, 3)
-    b = pred.heads.bias.view(2, 2)
-    out = pred(c)[0, 0]
-    for k in range(2):
-        assert torch.allclose(out[k], w[k] @ c[0, 0] + b[k], atol=1e-6)
 
 
 def test_pool_time_mean_max_last_with_mask() -> None:
@@ -132,17 +98,69 @@ def test_model_rejects_too_short_input() -> None:
         model({"audio": torch.randn(1, 1, 40)})
 
 
-def test_synthetic_audio_is_deterministic_and_labelled_by_pitch() -> None:
-    a = SyntheticAudioDataset(20, sample_rate=8000, duration=0.25, seed=3)
-    b = SyntheticAudioDataset(20, sample_rate=8000, duration=0.25, seed=3)
-    assert torch.equal(a[7]["audio"], b[7]["audio"])
-    assert a[7]["audio"].shape == (1, 2000)
-    assert ((a.freqs >= 500) == (a.labels == 1)).all()
-    assert (a.freqs >= 150).all() and (a.freqs <= 900).all()
-    # the dominant frequency of a clip is its tone
-    wave = a.waveform(4)
-    spec = abs(torch.fft.rfft(torch.from_numpy(wave)))
-    peak_hz = int(spec.argmax()) * 8000 / len(wave)
-    assert abs(peak_hz - a.freqs[4]) <= 8000 / len(wave)
-    c = SyntheticAudioDataset(20, sample_rate=8000, duration=0.25, seed=4)
-    assert not torch.equal(a[7]["audio"], c[7]["audio"])
+ARGS = [
+    "data.modality=multimodal",
+    "data.image_size=16",
+    "data.full_duration=0.16",
+    "image_encoder.width=8",
+    "image_encoder.depth=1",
+    "image_encoder.stem_stride=2",
+    "audio_encoder.mel_channels=16",
+    "audio_encoder.mel_layers=1",
+    "model.z_dim=16",
+    "model.c_dim=16",
+    "model.prediction_steps=2",
+    "negatives.mode=inbatch+crossmodal",
+    "negatives.n_negatives=8",
+    "negatives.n_crossmodal=8",
+]
+
+
+def _batch() -> dict[str, torch.Tensor]:
+    ds = PairedSyntheticDataset(4, sample_rate=16000, duration=0.16, image_size=16)
+    return collate([ds[i] for i in range(4)])
+
+
+def test_img_multimodal_shared_context_runs_both_lengths() -> None:
+    torch.manual_seed(0)
+    cfg = load_config(None, ARGS)
+    model = build_model(cfg)
+    assert model.modalities == ["audio", "image"]
+    out = model(_batch())
+    assert out["audio"].z.shape == (4, 17, 16)  # 0.16 s of mel frames at a 10 ms hop
+    assert out["image"].z.shape == (4, 9, 16)  # a 3x3 patch grid
+    assert out["audio"].pred.shape == (4, 15, 2, 16) and out["image"].pred.shape == (4, 7, 2, 16)
+    # One context model: its output for the image latents is what it gives them alone.
+    assert torch.allclose(out["image"].c, model.context(out["image"].z))
+    result = build_objective(cfg)(out)
+    assert set(result.per_modality) == {"audio", "image"}
+    result.loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+
+
+def test_img_multimodal_crossmodal_negatives_are_the_other_modalitys_latents() -> None:
+    torch.manual_seed(1)
+    model = build_model(load_config(None, ARGS))
+    out = model(_batch())
+    audio, image = out["audio"], out["image"]
+    query = NegativeQuery(q=audio.pred, keys=audio.z, other_keys=image.z)
+    neg, mask = CrossModalSampler(6).gather_negatives(query)
+    assert neg.shape == (4, 15, 2, 6, 16) and bool(mask.all())
+    image_rows = image.z.reshape(-1, 16)
+    audio_rows = audio.z.reshape(-1, 16)
+    for vec in neg.reshape(-1, 16)[:200]:
+        assert bool((vec == image_rows).all(-1).any())
+        assert not bool((vec == audio_rows).all(-1).any())
+
+
+def test_img_multimodal_encoders_must_share_z_dim() -> None:
+    cfg = load_config(None, ARGS)
+    from cpckit.build import build_encoder
+
+    audio = build_encoder(cfg, "audio")
+    image = PatchEncoder(patch_size=8, stride=4, width=8, depth=0, z_dim=24)
+    context = build_context("gru", z_dim=16, c_dim=16)
+    heads = {m: build_predictor("linear", c_dim=16, z_dim=16, steps=2) for m in ("audio", "image")}
+    with pytest.raises(ValueError, match="latent dimensions differ .*'audio': 16, 'image': 24"):
+        CPCModel({"audio": audio, "image": image}, context, heads, steps=2)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from kernel_refs import plain_encoder
 from torch import Tensor
 
 from cpckit.encoders.audio import ChannelNorm, ConvEncoder
 from cpckit.kernels import conv
+from helpers.kernels import plain_encoder
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from kernel_refs import plain_encoder, plain_gru
 from torch import Tensor, nn
 
 from cpckit.build import build_model, build_objective
@@ -16,6 +15,7 @@ from cpckit.context import GRUContext
 from cpckit.encoders.audio import ConvEncoder
 from cpckit.kernels.fastpath import use_fast_path
 from cpckit.model import CPCModel, CPCOutput
+from helpers.kernels import plain_encoder, plain_gru
 
 SMALL = [
     "audio_encoder.kind=conv",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from kernel_refs import plain_gru
 
 from cpckit.context import GRUContext
 from cpckit.kernels.gru import gru_layer
+from helpers.kernels import plain_gru
 
 
 @pytest.mark.parametrize("layers", [1, 2])

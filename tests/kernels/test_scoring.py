@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from kernel_refs import plain_scores
 
 from cpckit.kernels.scoring import score_gathered
 from cpckit.negatives.base import score_candidates
+from helpers.kernels import plain_scores
 
 
 def test_kernels_fast_scoring_matches_materialised_candidates() -> None:

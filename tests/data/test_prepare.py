@@ -1,0 +1,193 @@
+"""Preparing FSDD, LibriSpeech and CIFAR-10 from archives served by a local HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+
+from cpckit.data.audio import AudioFolderDataset
+from cpckit.data.download import download
+from cpckit.data.librispeech import LibriSpeechDataset
+from cpckit.data.prepare import prepare, prepare_main
+from cpckit.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from helpers.server import FileServer
+
+TarGz = Callable[[dict[str, bytes]], bytes]
+
+
+def _md5(data: bytes) -> str:
+    return "md5:" + hashlib.md5(data).hexdigest()
+
+
+def _flac_bytes(seconds: float = 0.2, rate: int = 16000) -> bytes:
+    buf = io.BytesIO()
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), rate, format="FLAC")
+    return buf.getvalue()
+
+
+def _wav_bytes(seconds: float = 0.3, rate: int = 8000) -> bytes:
+    buf = io.BytesIO()
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 500 * t)).astype(np.float32), rate, format="WAV")
+    return buf.getvalue()
+
+
+def test_prepare_fsdd_downloads_extracts_and_loads(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
+    top = "free-spoken-digit-dataset-1.0.9/recordings"
+    archive = tar_gz(
+        {f"{top}/{d}_{s}_0.wav": _wav_bytes() for d in range(2) for s in ("ann", "bob")}
+    )
+    server.files["/v1.0.9.tar.gz"] = archive
+    checksums = {"v1.0.9.tar.gz": _md5(archive)}
+    path = prepare("fsdd", tmp_path, base_url=server.url, checksums=checksums, progress=False)
+    assert path == tmp_path / top
+    ds = AudioFolderDataset(
+        path, 16000, label_regex=r"(?P<d>\d)_(?P<s>[a-z]+)_\d+\.wav", label_key="d"
+    )
+    assert len(ds) == 4 and ds.lengths.tolist() == [4800] * 4
+    assert not (tmp_path / "downloads/v1.0.9.tar.gz").exists()  # archive removed after extraction
+    again = prepare("fsdd", tmp_path, base_url=server.url, checksums=checksums, progress=False)
+    assert again == path and len(server.requests) == 1
+
+
+def test_prepare_librispeech_subset(server: FileServer, tmp_path: Path, tar_gz: TarGz):
+    archive = tar_gz(
+        {
+            "LibriSpeech/dev-clean/19/198/19-198-0001.flac": _flac_bytes(),
+            "LibriSpeech/dev-clean/84/121/84-121-0002.flac": _flac_bytes(),
+            "LibriSpeech/dev-clean/19/198/19-198.trans.txt": b"19-198-0001 HELLO\n",
+        }
+    )
+    server.files["/dev-clean.tar.gz"] = archive
+    root = prepare_main(
+        "librispeech",
+        tmp_path,
+        subsets="dev-clean",
+        base_url=server.url,
+        checksums={"dev-clean.tar.gz": _md5(archive)},
+        progress="false",
+    )
+    assert root == tmp_path / "LibriSpeech"
+    ds = LibriSpeechDataset(root, subsets=["dev-clean"])
+    assert ds.utterance_ids == ["19-198-0001", "84-121-0002"] and ds.label_names == ["19", "84"]
+
+
+def _cifar_archive(rng: np.random.Generator, tar_gz: TarGz) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """A tiny CIFAR-10 python tarball: 1 training batch of 12 images, a test batch of 6."""
+    names = [
+        b"airplane",
+        b"automobile",
+        b"bird",
+        b"cat",
+        b"deer",
+        b"dog",
+        b"frog",
+        b"horse",
+        b"ship",
+        b"truck",
+    ]
+    train = rng.integers(0, 256, size=(12, 3072), dtype=np.uint8)
+    labels = [0, 1, 2, 0, 1, 0, 9, 0, 1, 1, 0, 1]
+    test = rng.integers(0, 256, size=(6, 3072), dtype=np.uint8)
+    members = {
+        "cifar-10-batches-py/batches.meta": pickle.dumps({b"label_names": names}, protocol=2),
+        "cifar-10-batches-py/data_batch_1": pickle.dumps(
+            {b"data": train, b"labels": labels, b"batch_label": b"training batch 1 of 1"},
+            protocol=2,
+        ),
+        "cifar-10-batches-py/test_batch": pickle.dumps(
+            {b"data": test, b"labels": [1, 0, 3, 1, 1, 0]}, protocol=2
+        ),
+    }
+    return tar_gz(members), train, test
+
+
+def test_prepare_cifar10_writes_png_class_folders(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
+    archive, train, _ = _cifar_archive(np.random.default_rng(0), tar_gz)
+    server.files["/cifar-10-python.tar.gz"] = archive
+    opts: dict[str, object] = dict(
+        classes=["airplane", "automobile"],
+        max_per_class=3,
+        base_url=server.url,
+        checksums={"cifar-10-python.tar.gz": _md5(archive)},
+        progress=False,
+    )
+    images = prepare("cifar10", tmp_path, **opts)
+    assert images == tmp_path / "images"
+    assert sorted(p.name for p in (images / "airplane").glob("*.png")) == [
+        "00000.png",
+        "00001.png",
+        "00002.png",
+    ]
+    # the second airplane is training image 3 (labels 0, 1, 2, 0, ...)
+    expected = train[3].reshape(3, 32, 32).transpose(1, 2, 0)
+    np.testing.assert_array_equal(np.asarray(Image.open(images / "airplane/00001.png")), expected)
+    assert not (images / "bird").exists()
+    test_dir = tmp_path / "images_test"
+    assert len(list((test_dir / "automobile").glob("*.png"))) == 3
+    assert len(list((test_dir / "airplane").glob("*.png"))) == 2
+    prepare("cifar10", tmp_path, **opts)  # same options: nothing to do
+    assert len(server.requests) == 1
+
+
+def test_prepare_cifar10_refuses_a_pickle_with_code(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
+    class Evil:
+        def __reduce__(self) -> tuple[Callable[..., object], tuple[str]]:
+            return (print, ("pwned",))
+
+    members = {
+        "cifar-10-batches-py/batches.meta": pickle.dumps({b"label_names": [b"airplane"]}),
+        "cifar-10-batches-py/data_batch_1": pickle.dumps({b"data": Evil()}),
+    }
+    archive = tar_gz(members)
+    server.files["/cifar-10-python.tar.gz"] = archive
+    with pytest.raises(
+        DataError, match=r"data_batch_1 could not be read: refusing to load builtins.print"
+    ):
+        prepare(
+            "cifar10",
+            tmp_path,
+            classes=["airplane"],
+            base_url=server.url,
+            checksums={"cifar-10-python.tar.gz": None},
+            progress=False,
+        )
+
+
+def test_prepare_argument_errors(tmp_path: Path):
+    with pytest.raises(
+        ConfigError, match=r"^dataset 'mnist' is not valid: expected cifar10, fsdd, librispeech$"
+    ):
+        prepare("mnist", tmp_path)
+    with pytest.raises(
+        ConfigError, match=r"^prepare fsdd: option 'subsets' is not valid; valid: version"
+    ):
+        prepare("fsdd", tmp_path, subsets=["dev-clean"])
+    with pytest.raises(
+        ConfigError, match=r"^subsets: 'train-clean-101' is not a LibriSpeech subset"
+    ):
+        prepare("librispeech", tmp_path, subsets=["train-clean-101"])
+    with pytest.raises(
+        ConfigError, match=r"^classes: 'plane' is not a CIFAR-10 class; valid: airplane"
+    ):
+        prepare("cifar10", tmp_path, classes=["plane"])
+    with pytest.raises(ConfigError, match=r"^checksum 'md5:xyz' is not valid"):
+        download("http://127.0.0.1:9/x", tmp_path / "x", checksum="md5:xyz")

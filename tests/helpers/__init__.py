@@ -1,0 +1,1 @@
+"""Shared pieces of the tests (not tests themselves), imported as ``helpers.<name>``."""
