@@ -21,6 +21,9 @@ def test_eval_mfcc_frames_10ms_hop() -> None:
     frames = mfcc_frames(_tone(440.0), SR)
     assert frames.shape == (1 + 8000 // 160, 20)
     assert frames.dtype == np.float32 and np.isfinite(frames).all()
+    # c0 follows the log energy: the same tone 40 dB quieter has a lower c0 in every frame
+    quiet = mfcc_frames(0.01 * _tone(440.0), SR)
+    assert (quiet[:, 0] < frames[:, 0]).all()
     assert mfcc_frames(_tone(440.0, sr=8000), 8000, n_mfcc=13).shape == (1 + 4000 // 80, 13)
 
 
@@ -41,6 +44,8 @@ def test_eval_mfcc_features_tell_tones_apart_and_accept_torch() -> None:
     assert np.linalg.norm(low - high) > 1.0
     short = mfcc_features(_tone(300.0)[:100], SR)
     assert short.shape == (80,) and np.isfinite(short).all()
+    short_frames = mfcc_frames(_tone(300.0)[:100], SR).astype(np.float64)
+    assert np.allclose(short[:20], short_frames.mean(0), rtol=1e-4, atol=1e-3)
 
 
 def test_eval_mfcc_guards() -> None:

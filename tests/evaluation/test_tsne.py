@@ -49,10 +49,11 @@ def test_eval_tsne_subsamples_to_max_points() -> None:
 
 
 def test_eval_tsne_lowers_perplexity_for_few_points() -> None:
-    x, _ = _two_clusters(n_per=10, dim=4)
+    x, y = _two_clusters(n_per=10, dim=4)
     with pytest.warns(UserWarning, match="perplexity 30.0 is too large for 20 points; using 6.33"):
-        points, _ = tsne_2d(x, n_jobs=1)
+        points, idx = tsne_2d(x, n_jobs=1)
     assert points.shape == (20, 2) and np.isfinite(points).all()
+    assert _knn_agreement(points, y[idx], k=3) > 0.9
 
 
 def test_eval_tsne_guards() -> None:
