@@ -143,10 +143,16 @@ def measure(
 def print_table(result: dict[str, Any]) -> None:
     rows = result["rows"]
     print(f"{'features':<16}{'LOSO digit':>12}   {'per speaker':<30}{'speaker 5-fold':>15}")
-    for name, label in (("cpc", "CPC context"), ("random", "random weights"), ("mfcc", "MFCC stats")):
+    for name, label in (
+        ("cpc", "CPC context"),
+        ("random", "random weights"),
+        ("mfcc", "MFCC stats"),
+    ):
         r = rows[name]
         folds = " ".join(f"{f:.3f}" for f in r["loso_digit"]["folds"])
-        print(f"{label:<16}{r['loso_digit']['mean']:>12.3f}   {folds:<30}{r['speaker_5fold']:>15.3f}")
+        print(
+            f"{label:<16}{r['loso_digit']['mean']:>12.3f}   {folds:<30}{r['speaker_5fold']:>15.3f}"
+        )
     cpc = rows["cpc"]["loso_digit"]["mean"]
     print(
         f"CPC - random weights: {cpc - rows['random']['loso_digit']['mean']:+.3f}   "
