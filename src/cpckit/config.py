@@ -144,6 +144,29 @@ class AudioEncoderConfig:
     hop_length: int = _f(160, "mel: hop in samples (10 ms at 16 kHz): one latent per hop")
     mel_channels: int = _f(256, "mel: channels of the CNN over mel frames")
     mel_layers: int = _f(3, "mel: number of conv layers over mel frames")
+    mel_norm: Literal["none", "utterance"] = _f(
+        "none",
+        "mel: 'utterance' standardises each mel band over the clip's own (valid) frames",
+    )
+
+
+@dataclass
+class AudioAugmentConfig:
+    """Time-domain augmentation of the CPC training windows (cpckit.data.audio_augment)."""
+
+    transforms: list[str] = _f(
+        [],
+        "names from pitch, reverb, bandreject, noise, timedrop (empty: no augmentation); "
+        "one draw per training window, never applied to the probes",
+    )
+    prob: float = _f(0.5, "probability that each listed transform is applied to a window")
+    pitch_semitones: float = _f(3.0, "pitch: shift drawn in [-x, x] semitones (tempo moves too)")
+    reverb_rt60: float = _f(0.4, "reverb: reverberation time drawn in [0.05, x] seconds")
+    bandreject_octaves: float = _f(0.5, "bandreject: width of the removed band in octaves")
+    noise_snr_min: float = _f(5.0, "noise: lowest signal-to-noise ratio in dB")
+    noise_snr_max: float = _f(20.0, "noise: highest signal-to-noise ratio in dB")
+    timedrop_share: float = _f(0.1, "timedrop: share of each window zeroed")
+    timedrop_ms: float = _f(20.0, "timedrop: length of each zeroed chunk in ms")
 
 
 @dataclass
