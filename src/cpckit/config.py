@@ -290,6 +290,10 @@ class TrainConfig:
     batch_size: int = _f(32, "examples per batch (per device)")
     lr: float = _f(3e-4, "Adam learning rate")
     weight_decay: float = _f(0.0, "Adam weight decay")
+    lr_schedule: Literal["constant", "cosine"] = _f(
+        "constant", "learning rate: constant, or linear warmup then cosine decay to 0"
+    )
+    warmup_steps: int = _f(0, "cosine schedule: steps of linear warmup from 0 to train.lr")
     grad_clip: float = _f(0.0, "clip the gradient norm to this value (0: off)")
     seed: int = _f(0, "random seed (data, initialisation, negatives)")
     devices: int = _f(1, "devices (processes) per node")
@@ -352,6 +356,9 @@ class Config:
     )
     image_encoder: ImageEncoderConfig = field(
         default_factory=ImageEncoderConfig, metadata={"help": "image encoder"}
+    )
+    audio_augment: AudioAugmentConfig = field(
+        default_factory=AudioAugmentConfig, metadata={"help": "audio augmentation"}
     )
     model: ContextConfig = field(default_factory=ContextConfig, metadata={"help": "context model"})
     negatives: NegativesConfig = field(

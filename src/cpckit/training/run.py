@@ -251,8 +251,16 @@ def train(cfg: Config, *, stdout_is_tty: bool | None = None) -> TrainResult:
 
     model = build_model(cfg)
     objective = build_objective(cfg, model)
+    from cpckit.data.audio_augment import make_audio_augment
+
     module = CPCLightningModule(
-        model, objective, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
+        model,
+        objective,
+        lr=cfg.train.lr,
+        weight_decay=cfg.train.weight_decay,
+        augment=make_audio_augment(cfg),
+        lr_schedule=cfg.train.lr_schedule,
+        warmup_steps=cfg.train.warmup_steps,
     )
     if resume is not None:
         now = {k: tuple(v.shape) for k, v in module.state_dict().items()}
