@@ -1,6 +1,7 @@
 """Time to quality on FSDD: train ``configs/fsdd.yaml`` and probe every minute.
 
-Every ``--every`` seconds of training the model is saved and probed as in
+The run ends at the config's epochs or after ``--minutes`` of training,
+whichever comes first. Every ``--every`` seconds of training the model is saved and probed as in
 ``benchmarks/fsdd_unseen.py`` (leave-one-speaker-out digit accuracy of the
 pooled context, and of the same architecture with random weights), in the
 training process; probing time is not counted as training time. Prints the
@@ -91,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         args.config,
         [*fsdd_unseen.QUIET_EVAL, "eval.probe=false", *args.overrides, f"train.out_dir={out}"],
     )
-    cfg.train.epochs = 10_000  # the time limit stops the run
     probe = MinuteProbe(cfg, out, args.every, args.minutes * 60)
     original = run_mod._callbacks
 
