@@ -135,6 +135,7 @@ def _audio_encoder(cfg: Config) -> ConvEncoder | MelEncoder:
             hop_length=enc.hop_length,
             channels=enc.mel_channels,
             layers=enc.mel_layers,
+            norm=enc.mel_norm,
         )
     return ConvEncoder(_conv_rows(cfg), cfg.model.z_dim, enc.norm)
 

@@ -20,7 +20,6 @@ import yaml
 
 from cpckit.config_io import from_dict, parse_override, read_sources
 from cpckit.config_io import iter_fields as _iter_fields
-from cpckit.errors import ConfigError
 
 __all__ = [
     "AudioEncoderConfig",
@@ -39,7 +38,6 @@ __all__ = [
     "load_config",
     "parse_override",
     "save_config",
-    "validate",
 ]
 
 
@@ -146,6 +144,29 @@ class AudioEncoderConfig:
     hop_length: int = _f(160, "mel: hop in samples (10 ms at 16 kHz): one latent per hop")
     mel_channels: int = _f(256, "mel: channels of the CNN over mel frames")
     mel_layers: int = _f(3, "mel: number of conv layers over mel frames")
+    mel_norm: Literal["none", "utterance"] = _f(
+        "none",
+        "mel: 'utterance' standardises each mel band over the clip's own (valid) frames",
+    )
+
+
+@dataclass
+class AudioAugmentConfig:
+    """Time-domain augmentation of the CPC training windows (cpckit.data.audio_augment)."""
+
+    transforms: list[str] = _f(
+        [],
+        "names from pitch, reverb, bandreject, noise, timedrop (empty: no augmentation); "
+        "one draw per training window, never applied to the probes",
+    )
+    prob: float = _f(0.5, "probability that each listed transform is applied to a window")
+    pitch_semitones: float = _f(3.0, "pitch: shift drawn in [-x, x] semitones (tempo moves too)")
+    reverb_rt60: float = _f(0.4, "reverb: reverberation time drawn in [0.05, x] seconds")
+    bandreject_octaves: float = _f(0.5, "bandreject: width of the removed band in octaves")
+    noise_snr_min: float = _f(5.0, "noise: lowest signal-to-noise ratio in dB")
+    noise_snr_max: float = _f(20.0, "noise: highest signal-to-noise ratio in dB")
+    timedrop_share: float = _f(0.1, "timedrop: share of each window zeroed")
+    timedrop_ms: float = _f(20.0, "timedrop: length of each zeroed chunk in ms")
 
 
 @dataclass
@@ -269,6 +290,10 @@ class TrainConfig:
     batch_size: int = _f(32, "examples per batch (per device)")
     lr: float = _f(3e-4, "Adam learning rate")
     weight_decay: float = _f(0.0, "Adam weight decay")
+    lr_schedule: Literal["constant", "cosine"] = _f(
+        "constant", "learning rate: constant, or linear warmup then cosine decay to 0"
+    )
+    warmup_steps: int = _f(0, "cosine schedule: steps of linear warmup from 0 to train.lr")
     grad_clip: float = _f(0.0, "clip the gradient norm to this value (0: off)")
     seed: int = _f(0, "random seed (data, initialisation, negatives)")
     devices: int = _f(1, "devices (processes) per node")
@@ -332,6 +357,9 @@ class Config:
     image_encoder: ImageEncoderConfig = field(
         default_factory=ImageEncoderConfig, metadata={"help": "image encoder"}
     )
+    audio_augment: AudioAugmentConfig = field(
+        default_factory=AudioAugmentConfig, metadata={"help": "audio augmentation"}
+    )
     model: ContextConfig = field(default_factory=ContextConfig, metadata={"help": "context model"})
     negatives: NegativesConfig = field(
         default_factory=NegativesConfig, metadata={"help": "negative sampling"}
@@ -377,115 +405,11 @@ def load_config(
         overrides: ``section.key=value`` strings.
         flags: ``{"section.key": value}`` from named CLI flags.
     """
+    from cpckit.config_checks import validate
+
     cfg = config_from_dict(read_sources(Config, path, overrides, flags))
     validate(cfg)
     return cfg
-
-
-def validate(cfg: Config) -> None:
-    """Check values and combinations that types alone cannot (see also :func:`cpckit.build.check_config`)."""
-    positive_ints = {
-        "model.z_dim": cfg.model.z_dim,
-        "model.c_dim": cfg.model.c_dim,
-        "model.layers": cfg.model.layers,
-        "model.prediction_steps": cfg.model.prediction_steps,
-        "train.epochs": cfg.train.epochs,
-        "train.batch_size": cfg.train.batch_size,
-        "train.devices": cfg.train.devices,
-        "train.num_nodes": cfg.train.num_nodes,
-        "train.accumulate_grad_batches": cfg.train.accumulate_grad_batches,
-        "data.sample_rate": cfg.data.sample_rate,
-        "data.image_size": cfg.data.image_size,
-        "negatives.n_negatives": cfg.negatives.n_negatives,
-        "negatives.queue_size": cfg.negatives.queue_size,
-    }
-    for key, value in positive_ints.items():
-        if value < 1:
-            raise ConfigError(f"{key} = {value} is not valid: expected an integer >= 1")
-    if cfg.train.lr <= 0:
-        raise ConfigError(f"train.lr = {cfg.train.lr} is not valid: expected a number > 0")
-    if cfg.eval.pool == "grid" and cfg.data.modality != "image":
-        raise ConfigError(
-            f"eval.pool = 'grid' pools an image's patch grid; data.modality = "
-            f"{cfg.data.modality!r} pools with mean, max or last"
-        )
-    if cfg.data.full_duration <= 0:
-        raise ConfigError(
-            f"data.full_duration = {cfg.data.full_duration} is not valid: expected seconds > 0"
-        )
-    if not 0 <= cfg.data.test_fraction < 1 or not 0 <= cfg.data.val_fraction < 1:
-        raise ConfigError(
-            "data.test_fraction and data.val_fraction must be in [0, 1), got "
-            f"{cfg.data.test_fraction} and {cfg.data.val_fraction}"
-        )
-    if (
-        cfg.data.modality == "multimodal"
-        and cfg.data.use_mock_data is False
-        and not cfg.data.pairs_csv
-    ):
-        raise ConfigError(
-            "data.modality = 'multimodal' with data.use_mock_data = false needs data.pairs_csv "
-            "(a CSV of audio,image[,label] paths)"
-        )
-    if not cfg.data.use_mock_data:
-        if cfg.data.modality == "audio" and not cfg.data.audio_root:
-            raise ConfigError(
-                "data.use_mock_data = false with data.modality = 'audio' needs data.audio_root "
-                "(--audio-root DIR)"
-            )
-        if cfg.data.modality == "image" and not cfg.data.image_root:
-            raise ConfigError(
-                "data.use_mock_data = false with data.modality = 'image' needs data.image_root "
-                "(--image-root DIR)"
-            )
-    if cfg.model.kind == "transformer" and cfg.model.c_dim % cfg.model.heads:
-        raise ConfigError(
-            f"model.c_dim = {cfg.model.c_dim} must be divisible by model.heads = {cfg.model.heads} "
-            "for the transformer context model"
-        )
-    if cfg.loss.debiased and cfg.loss.similarity != "cosine":
-        raise ConfigError(
-            "loss.debiased = true needs loss.similarity = 'cosine' (its bound assumes scores in "
-            "[-1/t, 1/t])"
-        )
-    if not 0 <= cfg.loss.tau_plus < 1:
-        raise ConfigError(
-            f"loss.tau_plus = {cfg.loss.tau_plus} is not valid: expected 0 <= tau+ < 1"
-        )
-    if cfg.loss.temperature <= 0:
-        raise ConfigError(f"loss.temperature = {cfg.loss.temperature} is not valid: expected > 0")
-    if (
-        cfg.loss.step_weights is not None
-        and len(cfg.loss.step_weights) != cfg.model.prediction_steps
-    ):
-        raise ConfigError(
-            f"loss.step_weights has {len(cfg.loss.step_weights)} values but model.prediction_steps = "
-            f"{cfg.model.prediction_steps}: give one weight per step"
-        )
-    if cfg.audio_encoder.conv_layers is not None:
-        rows = cfg.audio_encoder.conv_layers
-        if not rows:
-            raise ConfigError("audio_encoder.conv_layers is empty: give at least one row")
-        for i, row in enumerate(rows):
-            if len(row) != 6:
-                raise ConfigError(
-                    f"audio_encoder.conv_layers[{i}] = {row} must have 6 values "
-                    "[in, out, kernel, stride, padding, dilation]"
-                )
-            if min(row[0], row[1], row[2], row[3], row[5]) < 1 or row[4] < 0:
-                raise ConfigError(
-                    f"audio_encoder.conv_layers[{i}] = {row}: in, out, kernel, stride and dilation "
-                    "must be >= 1 and padding >= 0"
-                )
-            if i == 0 and row[0] != 1:
-                raise ConfigError(
-                    f"audio_encoder.conv_layers[0] = {row} must take 1 input channel (mono waveform)"
-                )
-            if i > 0 and row[0] != rows[i - 1][1]:
-                raise ConfigError(
-                    f"audio_encoder.conv_layers[{i}] takes {row[0]} channels but layer {i - 1} "
-                    f"gives {rows[i - 1][1]}"
-                )
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

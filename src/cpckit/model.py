@@ -96,9 +96,11 @@ def encode_latents(
     """``encoder(x)``: latents ``(B, L, D)`` and their validity ``(B, L)`` (None when all valid).
 
     The validity comes from the encoder's ``valid_mask(lengths, L)`` when it
-    has one and ``lengths`` is given.
+    has one and ``lengths`` is given. An encoder whose ``takes_lengths`` is
+    True (the log-mel encoder, for its per-clip normalisation) also gets
+    ``lengths`` in its forward pass.
     """
-    z = encoder(x)
+    z = encoder(x, lengths) if getattr(encoder, "takes_lengths", False) else encoder(x)
     mask_fn = getattr(encoder, "valid_mask", None)
     if lengths is None or mask_fn is None:
         return z, None

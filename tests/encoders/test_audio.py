@@ -110,3 +110,52 @@ def test_mel_energy_peaks_at_the_tone() -> None:
     low = enc.log_mel(torch.sin(2 * torch.pi * 200 * t).view(1, 1, -1)).mean(-1)[0]
     high = enc.log_mel(torch.sin(2 * torch.pi * 3000 * t).view(1, 1, -1)).mean(-1)[0]
     assert int(low.argmax()) < int(high.argmax())
+
+
+def _mel_utt(**kw: int) -> MelEncoder:
+    torch.manual_seed(0)
+    return MelEncoder(
+        sample_rate=8000,
+        z_dim=8,
+        n_fft=200,
+        win_length=200,
+        hop_length=80,
+        channels=16,
+        norm="utterance",
+        **kw,
+    ).eval()
+
+
+def test_mel_utterance_norm_of_a_padded_clip_equals_the_clip_alone() -> None:
+    from cpckit.model import encode_latents
+
+    enc = _mel_utt()
+    clip = torch.randn(1, 1, 2000) * 0.3
+    padded = torch.cat([clip, torch.zeros(1, 1, 1200)], dim=-1)
+    n = torch.tensor([2000])
+    alone, valid_alone = encode_latents(enc, clip, n)
+    z_pad, valid_pad = encode_latents(enc, padded, n)
+    assert valid_alone is not None and valid_pad is not None
+    k = int(valid_alone.sum())
+    assert k == int(valid_pad.sum()) > 10
+    torch.testing.assert_close(z_pad[0, :k], alone[0, :k], atol=1e-5, rtol=1e-4)
+    # without the lengths the padding's silent frames would enter the statistics
+    assert not torch.allclose(enc(padded)[0, :k], alone[0, :k], atol=1e-3)
+
+
+def test_mel_utterance_norm_standardises_each_band_and_ignores_gain() -> None:
+    enc = _mel_utt()
+    x = torch.randn(2, 1, 4000)
+    n = torch.tensor([4000, 4000])
+    feats = enc.features(x, n)
+    keep = enc.stat_frames(n, feats.shape[-1])[0]
+    f = feats[0][:, keep]
+    torch.testing.assert_close(f.mean(-1), torch.zeros(f.shape[0]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(f.std(-1, unbiased=False), torch.ones(f.shape[0]), atol=1e-3, rtol=0)
+    louder = enc.features(x * 10.0, n)
+    torch.testing.assert_close(louder, feats, atol=1e-3, rtol=1e-3)
+
+
+def test_mel_norm_name_is_checked() -> None:
+    with pytest.raises(ValueError, match="mel norm"):
+        MelEncoder(sample_rate=8000, z_dim=8, n_fft=200, win_length=200, hop_length=80, norm="x")

@@ -207,6 +207,10 @@ def _valid_from_lengths(lengths: Tensor, n_latent: int, rows: list[list[int]]) -
     return last_sample.unsqueeze(0) < lengths.unsqueeze(1)
 
 
+MEL_NORMS = ("none", "utterance")
+"""Valid values of the log-mel encoder's input normalisation (``audio_encoder.mel_norm``)."""
+
+
 def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     import librosa
 
@@ -220,9 +224,20 @@ class MelEncoder(nn.Module):
     One latent per hop (10 ms at 16 kHz by default). The STFT is centred
     (``center=True``), so ``L = S // hop + 1``.
 
+    ``norm = "utterance"`` standardises each mel band of each clip with the
+    mean and variance of that clip's own frames (cepstral mean and variance
+    normalisation), which takes loudness and a fixed channel colouring out of
+    the input. The statistics are taken over the frames whose STFT window
+    lies in the clip (``t * hop + n_fft // 2 <= length``), so a zero-padded
+    clip is normalised exactly as the clip alone; frames past that point are
+    set to zero. Pass ``lengths`` to :meth:`forward` (``encode_latents``
+    does); without them every frame of ``x`` counts as the clip's.
+
     Shape:
         x: ``(B, 1, S)`` -> z: ``(B, L, z_dim)``
     """
+
+    takes_lengths = True
 
     def __init__(
         self,
@@ -235,10 +250,14 @@ class MelEncoder(nn.Module):
         hop_length: int = 160,
         channels: int = 256,
         layers: int = 3,
+        norm: str = "none",
     ) -> None:
         super().__init__()
         if win_length > n_fft:
             raise ValueError(f"win_length = {win_length} must be <= n_fft = {n_fft}")
+        if norm not in MEL_NORMS:
+            raise ValueError(f"mel norm = {norm!r} is not valid: expected one of {MEL_NORMS}")
+        self.norm = norm
         self.n_fft, self.win_length, self.hop_length = n_fft, win_length, hop_length
         self.window: Tensor
         self.mel_fb: Tensor
@@ -298,6 +317,28 @@ class MelEncoder(nn.Module):
         mel = torch.matmul(self.mel_fb, power)
         return torch.log(mel + 1e-6)
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.cnn(self.log_mel(x))
+    def stat_frames(self, lengths: Tensor, n_frames: int) -> Tensor:
+        """``(B, L)`` bool: frames whose STFT window ends inside the clip (the statistics' frames)."""
+        t = torch.arange(n_frames, device=lengths.device)
+        reach = t * self.hop_length + self.n_fft // 2
+        keep = reach.unsqueeze(0) <= lengths.unsqueeze(1)
+        keep[:, 0] = True  # a clip shorter than half a window still has one frame
+        return keep
+
+    def features(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """``(B, 1, S)`` -> ``(B, n_mels, L)``: the log-mel input of the CNN (normalised per ``norm``)."""
+        mel = self.log_mel(x)
+        if self.norm == "none":
+            return mel
+        if lengths is None:
+            lengths = torch.full((x.shape[0],), x.shape[-1], dtype=torch.long, device=x.device)
+        keep = self.stat_frames(lengths.to(x.device), mel.shape[-1]).unsqueeze(1)  # (B, 1, L)
+        w = keep.to(mel.dtype)
+        count = w.sum(-1, keepdim=True)
+        mean = (mel * w).sum(-1, keepdim=True) / count
+        var = ((mel - mean).square() * w).sum(-1, keepdim=True) / count
+        return ((mel - mean) * torch.rsqrt(var + 1e-5)) * w
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        h = self.cnn(self.features(x, lengths))
         return self.proj(h.transpose(1, 2))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -12,7 +14,7 @@ from cpckit.model import CPCModel
 from cpckit.objective import CPCObjective, ObjectiveResult
 from cpckit.training.guard import check_finite_loss
 
-__all__ = ["CPCLightningModule"]
+__all__ = ["CPCLightningModule", "warmup_cosine"]
 
 
 class CPCLightningModule(L.LightningModule):
@@ -23,6 +25,11 @@ class CPCLightningModule(L.LightningModule):
         objective: samplers + similarity + InfoNCE.
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
+        augment: ``(audio, lengths) -> (audio, lengths)`` applied to the
+            audio of training batches only (:mod:`cpckit.data.audio_augment`).
+        lr_schedule: ``constant`` or ``cosine`` (linear warmup over
+            ``warmup_steps``, then cosine decay to 0 at the last step).
+        warmup_steps: warmup steps of the cosine schedule.
     """
 
     def __init__(
@@ -32,18 +39,29 @@ class CPCLightningModule(L.LightningModule):
         *,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        augment: Callable[[Tensor, Tensor | None], tuple[Tensor, Tensor]] | None = None,
+        lr_schedule: str = "constant",
+        warmup_steps: int = 0,
     ) -> None:
         super().__init__()
+        if lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule = {lr_schedule!r}: expected 'constant' or 'cosine'")
         self.model = model
         self.objective = objective
         self.lr = lr
         self.weight_decay = weight_decay
+        self.augment = augment
+        self.lr_schedule = lr_schedule
+        self.warmup_steps = warmup_steps
 
     def compute_loss(self, batch: dict[str, Tensor]) -> ObjectiveResult:
         """Forward pass and objective for one batch (the body of every step)."""
         return self.objective(self.model(batch), batch.get("group"))
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any]:
+        if self.augment is not None and "audio" in batch:
+            audio, lengths = self.augment(batch["audio"], batch.get("audio_length"))
+            batch = {**batch, "audio": audio, "audio_length": lengths}
         result = self.compute_loss(batch)
         check_finite_loss(result.loss, self)
         acc = result.step_accuracy
@@ -89,16 +107,31 @@ class CPCLightningModule(L.LightningModule):
             # batch and model are used only with a momentum key encoder.
             self.objective.update(outputs["queries"], batch, self.model)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]
         # On CPU the fused kernel updates each tensor in one pass (no per-op loop);
         # elsewhere torch picks (and Lightning's AMP gradient clipping stays possible).
         fused = bool(params) and all(
             p.device.type == "cpu" and p.is_floating_point() for p in params
         )
-        return torch.optim.Adam(
+        opt = torch.optim.Adam(
             params, lr=self.lr, weight_decay=self.weight_decay, fused=fused or None
         )
+        if self.lr_schedule == "constant":
+            return opt
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: warmup_cosine(step, self.warmup_steps, total)
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def warmup_cosine(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor at ``step``: linear from 0 over ``warmup`` steps, then cosine to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _batch_size(batch: dict[str, Tensor]) -> int:

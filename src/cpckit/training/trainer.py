@@ -28,11 +28,18 @@ __all__ = ["build_module", "make_logger", "make_trainer", "on_cpu"]
 def build_module(cfg: Config) -> CPCLightningModule:
     """Model, objective (with the momentum key encoder when configured) and optimizer settings."""
     from cpckit.build import build_model, build_objective
+    from cpckit.data.audio_augment import make_audio_augment
     from cpckit.training.module import CPCLightningModule
 
     model = build_model(cfg)
     return CPCLightningModule(
-        model, build_objective(cfg, model), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
+        model,
+        build_objective(cfg, model),
+        lr=cfg.train.lr,
+        weight_decay=cfg.train.weight_decay,
+        augment=make_audio_augment(cfg),
+        lr_schedule=cfg.train.lr_schedule,
+        warmup_steps=cfg.train.warmup_steps,
     )
 
 

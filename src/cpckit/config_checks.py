@@ -1,0 +1,122 @@
+"""Checks of a config's values and combinations that its types alone cannot express.
+
+:func:`validate` runs at load time (:func:`cpckit.config.load_config`); the
+checks that need the model's registries are :func:`cpckit.build.check_config`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cpckit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cpckit.config import Config
+
+__all__ = ["validate"]
+
+
+def validate(cfg: Config) -> None:
+    """Check values and combinations that types alone cannot (see also :func:`cpckit.build.check_config`)."""
+    positive_ints = {
+        "model.z_dim": cfg.model.z_dim,
+        "model.c_dim": cfg.model.c_dim,
+        "model.layers": cfg.model.layers,
+        "model.prediction_steps": cfg.model.prediction_steps,
+        "train.epochs": cfg.train.epochs,
+        "train.batch_size": cfg.train.batch_size,
+        "train.devices": cfg.train.devices,
+        "train.num_nodes": cfg.train.num_nodes,
+        "train.accumulate_grad_batches": cfg.train.accumulate_grad_batches,
+        "data.sample_rate": cfg.data.sample_rate,
+        "data.image_size": cfg.data.image_size,
+        "negatives.n_negatives": cfg.negatives.n_negatives,
+        "negatives.queue_size": cfg.negatives.queue_size,
+    }
+    for key, value in positive_ints.items():
+        if value < 1:
+            raise ConfigError(f"{key} = {value} is not valid: expected an integer >= 1")
+    if cfg.train.lr <= 0:
+        raise ConfigError(f"train.lr = {cfg.train.lr} is not valid: expected a number > 0")
+    if cfg.eval.pool == "grid" and cfg.data.modality != "image":
+        raise ConfigError(
+            f"eval.pool = 'grid' pools an image's patch grid; data.modality = "
+            f"{cfg.data.modality!r} pools with mean, max or last"
+        )
+    if cfg.data.full_duration <= 0:
+        raise ConfigError(
+            f"data.full_duration = {cfg.data.full_duration} is not valid: expected seconds > 0"
+        )
+    if not 0 <= cfg.data.test_fraction < 1 or not 0 <= cfg.data.val_fraction < 1:
+        raise ConfigError(
+            "data.test_fraction and data.val_fraction must be in [0, 1), got "
+            f"{cfg.data.test_fraction} and {cfg.data.val_fraction}"
+        )
+    if (
+        cfg.data.modality == "multimodal"
+        and cfg.data.use_mock_data is False
+        and not cfg.data.pairs_csv
+    ):
+        raise ConfigError(
+            "data.modality = 'multimodal' with data.use_mock_data = false needs data.pairs_csv "
+            "(a CSV of audio,image[,label] paths)"
+        )
+    if not cfg.data.use_mock_data:
+        if cfg.data.modality == "audio" and not cfg.data.audio_root:
+            raise ConfigError(
+                "data.use_mock_data = false with data.modality = 'audio' needs data.audio_root "
+                "(--audio-root DIR)"
+            )
+        if cfg.data.modality == "image" and not cfg.data.image_root:
+            raise ConfigError(
+                "data.use_mock_data = false with data.modality = 'image' needs data.image_root "
+                "(--image-root DIR)"
+            )
+    if cfg.model.kind == "transformer" and cfg.model.c_dim % cfg.model.heads:
+        raise ConfigError(
+            f"model.c_dim = {cfg.model.c_dim} must be divisible by model.heads = {cfg.model.heads} "
+            "for the transformer context model"
+        )
+    if cfg.loss.debiased and cfg.loss.similarity != "cosine":
+        raise ConfigError(
+            "loss.debiased = true needs loss.similarity = 'cosine' (its bound assumes scores in "
+            "[-1/t, 1/t])"
+        )
+    if not 0 <= cfg.loss.tau_plus < 1:
+        raise ConfigError(
+            f"loss.tau_plus = {cfg.loss.tau_plus} is not valid: expected 0 <= tau+ < 1"
+        )
+    if cfg.loss.temperature <= 0:
+        raise ConfigError(f"loss.temperature = {cfg.loss.temperature} is not valid: expected > 0")
+    if (
+        cfg.loss.step_weights is not None
+        and len(cfg.loss.step_weights) != cfg.model.prediction_steps
+    ):
+        raise ConfigError(
+            f"loss.step_weights has {len(cfg.loss.step_weights)} values but model.prediction_steps = "
+            f"{cfg.model.prediction_steps}: give one weight per step"
+        )
+    if cfg.audio_encoder.conv_layers is not None:
+        rows = cfg.audio_encoder.conv_layers
+        if not rows:
+            raise ConfigError("audio_encoder.conv_layers is empty: give at least one row")
+        for i, row in enumerate(rows):
+            if len(row) != 6:
+                raise ConfigError(
+                    f"audio_encoder.conv_layers[{i}] = {row} must have 6 values "
+                    "[in, out, kernel, stride, padding, dilation]"
+                )
+            if min(row[0], row[1], row[2], row[3], row[5]) < 1 or row[4] < 0:
+                raise ConfigError(
+                    f"audio_encoder.conv_layers[{i}] = {row}: in, out, kernel, stride and dilation "
+                    "must be >= 1 and padding >= 0"
+                )
+            if i == 0 and row[0] != 1:
+                raise ConfigError(
+                    f"audio_encoder.conv_layers[0] = {row} must take 1 input channel (mono waveform)"
+                )
+            if i > 0 and row[0] != rows[i - 1][1]:
+                raise ConfigError(
+                    f"audio_encoder.conv_layers[{i}] takes {row[0]} channels but layer {i - 1} "
+                    f"gives {rows[i - 1][1]}"
+                )
