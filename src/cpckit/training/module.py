@@ -65,24 +65,9 @@ class CPCLightningModule(L.LightningModule):
         result = self.compute_loss(batch)
         check_finite_loss(result.loss, self)
         acc = result.step_accuracy
-        size, sync = _batch_size(batch), self.trainer.world_size > 1
-        self.log(
-            "train/loss",
-            result.loss.detach(),
-            prog_bar=True,
-            on_step=True,
-            on_epoch=True,
-            batch_size=size,
-            sync_dist=sync,
-        )
-        self.log(
-            "train/accuracy",
-            acc.mean(),
-            prog_bar=True,
-            on_step=True,
-            on_epoch=False,
-            batch_size=size,
-            sync_dist=sync,
+        # the loss per step and per epoch, the accuracy per step, both in the progress bar
+        self._log_pair(
+            "train", result.loss.detach(), acc.mean(), batch, on_step=True, prog_bar=True
         )
         return {
             "loss": result.loss,
@@ -92,12 +77,36 @@ class CPCLightningModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         result = self.compute_loss(batch)
+        self._log_pair("val", result.loss, result.step_accuracy.mean(), batch)
+
+    def _log_pair(
+        self,
+        stage: str,
+        loss: Tensor,
+        accuracy: Tensor,
+        batch: dict[str, Tensor],
+        *,
+        on_step: bool = False,
+        prog_bar: bool = False,
+    ) -> None:
+        """``<stage>/loss`` (per epoch, and per step with ``on_step``) and ``<stage>/accuracy``."""
         size, sync = _batch_size(batch), self.trainer.world_size > 1
-        self.log("val/loss", result.loss, on_epoch=True, batch_size=size, sync_dist=sync)
         self.log(
-            "val/accuracy",
-            result.step_accuracy.mean(),
+            f"{stage}/loss",
+            loss,
+            prog_bar=prog_bar,
+            on_step=on_step,
             on_epoch=True,
+            batch_size=size,
+            sync_dist=sync,
+        )
+        # the training accuracy is logged per step only, the validation one per epoch
+        self.log(
+            f"{stage}/accuracy",
+            accuracy,
+            prog_bar=prog_bar,
+            on_step=on_step,
+            on_epoch=not on_step,
             batch_size=size,
             sync_dist=sync,
         )
