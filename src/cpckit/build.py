@@ -157,6 +157,7 @@ def build_encoder(cfg: Config, modality: str) -> nn.Module:
             order=enc.order,
             norm=enc.norm,
             stem_stride=enc.stem_stride,
+            patch_augment=enc.patch_augment,
         )
     raise ValueError(f"unknown modality {modality!r}")
 

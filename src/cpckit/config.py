@@ -187,6 +187,11 @@ class ImageEncoderConfig:
         "stride of the patch CNN's first conv: 1, or 2 to halve each side of its feature maps "
         "(about 4x less compute)",
     )
+    patch_augment: Literal["none", "drop", "flip", "drop+flip"] = _f(
+        "none",
+        "per-patch augmentation while training (CPC v2): drop keeps one random colour channel "
+        "of half the patches, flip mirrors half the patches; each patch draws its own",
+    )
 
 
 @dataclass

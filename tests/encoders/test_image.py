@@ -8,6 +8,7 @@ import torch
 
 from cpckit.encoders.image import (
     PatchEncoder,
+    augment_patches,
     grid_shape,
     grid_to_sequence,
     patch_grid,
@@ -200,3 +201,38 @@ def test_img_grid_to_sequence_moves_latents_with_their_cell() -> None:
 def test_img_unknown_order_is_rejected() -> None:
     with pytest.raises(ValueError, match="order = 'spiral' is not valid"):
         sequence_positions(2, 2, "spiral")
+
+
+def test_augment_patches_drop_keeps_one_channel_of_half_the_patches() -> None:
+    patches = torch.randn(400, 3, 4, 4)
+    out = augment_patches(patches, "drop", torch.Generator().manual_seed(0))
+    zeroed = (out == 0).flatten(2).all(-1)  # (N, C): channel set to 0
+    changed = zeroed.any(1)
+    assert torch.equal(zeroed.sum(1)[changed], torch.full((int(changed.sum()),), 2))
+    assert 150 < int(changed.sum()) < 250
+    kept = ~zeroed
+    assert torch.equal(out[kept], patches[kept])
+
+
+def test_augment_patches_flip_mirrors_half_the_patches() -> None:
+    patches = torch.randn(400, 3, 4, 4)
+    out = augment_patches(patches, "flip", torch.Generator().manual_seed(0))
+    same = (out == patches).flatten(1).all(1)
+    mirrored = (out == patches.flip(-1)).flatten(1).all(1)
+    assert bool((same | mirrored).all())
+    assert 150 < int(mirrored.sum()) < 250
+    assert torch.equal(augment_patches(patches, "none"), patches)
+    with pytest.raises(ValueError, match="patch_augment = 'blur' is not valid"):
+        augment_patches(patches, "blur")
+
+
+def test_patch_augment_only_while_training() -> None:
+    enc = PatchEncoder(width=8, depth=1, z_dim=6, norm="none", patch_augment="drop+flip")
+    images = torch.randn(2, 3, 16, 16)
+    enc.eval()
+    assert torch.equal(enc(images), enc(images))
+    enc.train()
+    torch.manual_seed(0)
+    assert not torch.allclose(enc(images), enc.eval()(images))
+    with pytest.raises(ValueError, match="patch_augment = 'x' is not valid"):
+        PatchEncoder(patch_augment="x")

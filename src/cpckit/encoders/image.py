@@ -27,6 +27,7 @@ from torch import Tensor, nn
 __all__ = [
     "PatchEncoder",
     "ResidualBlock",
+    "augment_patches",
     "grid_shape",
     "grid_to_sequence",
     "patch_grid",
@@ -35,6 +36,7 @@ __all__ = [
 
 ORDERS = ("raster", "column")
 NORMS = ("batch", "layer", "none")
+PATCH_AUGMENTS = ("none", "drop", "flip", "drop+flip")
 
 
 def _pair(size: int | tuple[int, int], name: str) -> tuple[int, int]:
@@ -137,6 +139,40 @@ def sequence_positions(gh: int, gw: int, order: str = "raster") -> Tensor:
     return grid_to_sequence(cells, order)[0]
 
 
+def _check_patch_augment(kind: str) -> None:
+    if kind not in PATCH_AUGMENTS:
+        raise ValueError(
+            f"patch_augment = {kind!r} is not valid: expected one of {', '.join(PATCH_AUGMENTS)}"
+        )
+
+
+def augment_patches(patches: Tensor, kind: str, generator: torch.Generator | None = None) -> Tensor:
+    """Per-patch augmentation: each patch draws its own (CPC v2, Hénaff et al. 2019).
+
+    - ``"drop"``: with probability 0.5 a patch keeps one random channel and
+      the others are set to 0 (the mean of normalised images): colour
+      dropping, so that neighbouring patches cannot be matched by colour.
+    - ``"flip"``: with probability 0.5 a patch is flipped left to right, so
+      the pixels two overlapping patches share no longer line up.
+    - ``"drop+flip"``: both; ``"none"``: the patches unchanged.
+
+    Shape:
+        patches: ``(N, C, p, p)`` -> ``(N, C, p, p)``
+    """
+    _check_patch_augment(kind)
+    n, c = patches.shape[:2]
+    dev = patches.device
+    if "drop" in kind:
+        keep = torch.randint(c, (n,), generator=generator).to(dev)
+        drop = torch.rand(n, generator=generator).to(dev) < 0.5
+        mask = (torch.arange(c, device=dev) == keep[:, None]) | ~drop[:, None]  # (N, C)
+        patches = patches * mask[:, :, None, None].to(patches.dtype)
+    if "flip" in kind:
+        flip = (torch.rand(n, generator=generator).to(dev) < 0.5)[:, None, None, None]
+        patches = torch.where(flip, patches.flip(-1), patches)
+    return patches
+
+
 def _norm2d(kind: str, channels: int) -> nn.Module:
     if kind == "batch":
         return nn.BatchNorm2d(channels)
@@ -199,6 +235,9 @@ class PatchEncoder(nn.Module):
         norm: ``"batch"``, ``"layer"`` or ``"none"``.
         stem_stride: stride of the stem conv; 2 halves each side of the
             feature maps (about 4x less compute in the residual blocks).
+        patch_augment: per-patch augmentation in training mode only
+            (:func:`augment_patches`): ``"none"``, ``"drop"``, ``"flip"`` or
+            ``"drop+flip"``.
 
     Shape:
         images: ``(B, in_channels, H, W)`` -> z: ``(B, gh * gw, z_dim)``
@@ -216,6 +255,7 @@ class PatchEncoder(nn.Module):
         order: Literal["raster", "column"] | str = "raster",
         norm: Literal["batch", "layer", "none"] | str = "batch",
         stem_stride: int = 1,
+        patch_augment: str = "none",
     ) -> None:
         super().__init__()
         _check_patch(patch_size, stride)
@@ -227,6 +267,8 @@ class PatchEncoder(nn.Module):
             raise ValueError(f"depth = {depth} must be >= 0")
         if stem_stride not in (1, 2):
             raise ValueError(f"stem_stride = {stem_stride} is not valid: expected 1 or 2")
+        _check_patch_augment(patch_augment)
+        self.patch_augment = patch_augment
         self.in_channels = in_channels
         self.patch_size = patch_size
         self.stride = stride
@@ -270,5 +312,7 @@ class PatchEncoder(nn.Module):
         # One copy into channels-last patches (N, C, p, p): the convs run about
         # a quarter faster on CPU in that layout than in (N, C, p, p) contiguous.
         patches = grid.permute(0, 1, 2, 4, 5, 3).reshape(b * gh * gw, p, p, c).permute(0, 3, 1, 2)
+        if self.training and self.patch_augment != "none":
+            patches = augment_patches(patches, self.patch_augment)
         z = self.encode_patches(patches)  # (B * gh * gw, D)
         return grid_to_sequence(z.view(b, gh, gw, self.z_dim), self.order)
