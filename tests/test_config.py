@@ -3,6 +3,7 @@ configs (configs/cifar10.yaml, configs/multimodal.yaml)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +169,32 @@ def test_img_multimodal_config_is_the_demo_with_a_lighter_patch_cnn() -> None:
     assert cfg.negatives.mode == "queue+synthetic"
     assert cfg.train.epochs == 10
     assert cfg.audio_encoder == default.audio_encoder
+
+
+def test_a_data_root_means_real_data(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    flags = {"data.audio_root": root}
+    assert load_checked_config(None, [], flags).data.use_mock_data is False
+    assert load_checked_config(None, [f"data.audio_root={root}"]).data.use_mock_data is False
+    yaml_true = tmp_path / "mock.yaml"
+    yaml_true.write_text("data:\n  use_mock_data: true\n")
+    # a root given after the file's use_mock_data: true wins
+    assert load_checked_config(yaml_true, [], flags).data.use_mock_data is False
+    # no root: the synthetic default stays
+    assert load_checked_config().data.use_mock_data is True
+
+
+@pytest.mark.parametrize("where", ["flags", "yaml"])
+def test_use_mock_data_true_with_a_root_is_an_error(tmp_path: Path, where: str) -> None:
+    root = str(tmp_path)
+    message = (
+        f"data.use_mock_data = true trains on the built-in synthetic data, but data.audio_root "
+        f"= {root} is given: a data root means real data"
+    )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        if where == "flags":
+            load_checked_config(None, [], {"data.audio_root": root, "data.use_mock_data": "true"})
+        else:
+            cfg_file = tmp_path / "real.yaml"
+            cfg_file.write_text(f"data:\n  audio_root: {root}\n")
+            load_checked_config(cfg_file, ["data.use_mock_data=true"])

@@ -20,6 +20,7 @@ import yaml
 
 from cpckit.config_io import from_dict, parse_override, read_sources
 from cpckit.config_io import iter_fields as _iter_fields
+from cpckit.errors import ConfigError
 
 __all__ = [
     "AudioEncoderConfig",
@@ -393,6 +394,48 @@ def iter_fields(cls: type = Config, prefix: str = "") -> typing.Iterator[tuple[s
     return _iter_fields(cls, prefix)
 
 
+_ROOTS = ("audio_root", "image_root", "pairs_csv")
+
+
+def _is_set(value: Any) -> bool:
+    return value is not None and str(value).strip().lower() not in ("", "null", "none", "~")
+
+
+def _real_data_from_roots(data: dict[str, Any], layers: list[Any]) -> None:
+    """A data root means real data: ``use_mock_data`` follows it unless set alongside.
+
+    ``layers`` are the ``data`` sections of the YAML file, the flags and the
+    overrides, in that order. A root given in a later layer than
+    ``use_mock_data`` (or with none given) turns ``use_mock_data`` off; a root
+    and ``use_mock_data = true`` given in the same layer, or the root first
+    and ``true`` after it, contradict each other and are an error.
+    """
+    section = data.get("data")
+    if not isinstance(section, dict):
+        return
+    roots = [(k, section[k]) for k in _ROOTS if _is_set(section.get(k))]
+    if not roots:
+        return
+    key, value = roots[0]
+
+    def last_layer(name: str) -> int:
+        found = [i for i, lay in enumerate(layers) if isinstance(lay, dict) and name in lay]
+        return found[-1] if found else -1
+
+    mock_at = last_layer("use_mock_data")
+    root_at = max(last_layer(k) for k, _ in roots)
+    mock = str(section.get("use_mock_data", "")).strip().lower() in ("true", "yes", "on", "1")
+    if mock_at < 0 or (root_at > mock_at):
+        section["use_mock_data"] = False
+        return
+    if mock:
+        raise ConfigError(
+            f"data.use_mock_data = true trains on the built-in synthetic data, but data.{key} "
+            f"= {value} is given: a data root means real data, so drop --use-mock-data true "
+            f"(or set it to false), or drop the root to train on synthetic data"
+        )
+
+
 def load_config(
     path: str | Path | None = None,
     overrides: typing.Sequence[str] = (),
@@ -412,7 +455,14 @@ def load_config(
     """
     from cpckit.config_checks import validate
 
-    cfg = config_from_dict(read_sources(Config, path, overrides, flags))
+    layers = [
+        read_sources(Config, path),
+        read_sources(Config, None, (), flags),
+        read_sources(Config, None, overrides),
+    ]
+    data = read_sources(Config, path, overrides, flags)
+    _real_data_from_roots(data, [layer.get("data", {}) for layer in layers])
+    cfg = config_from_dict(data)
     validate(cfg)
     return cfg
 
