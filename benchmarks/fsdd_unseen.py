@@ -106,8 +106,8 @@ def measure(
     import torch
 
     from cpckit import api
-    from cpckit.evaluation.baselines import input_features, random_model
     from cpckit.data.rows import open_folder
+    from cpckit.evaluation.baselines import input_features, random_model
     from cpckit.evaluation.frames import embed_rows
 
     pretrained = api.load(run)
