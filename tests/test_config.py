@@ -198,3 +198,29 @@ def test_use_mock_data_true_with_a_root_is_an_error(tmp_path: Path, where: str) 
             cfg_file = tmp_path / "real.yaml"
             cfg_file.write_text(f"data:\n  audio_root: {root}\n")
             load_checked_config(cfg_file, ["data.use_mock_data=true"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.threads=-2", "train.threads = -2 is not valid: expected an integer >= 0"),
+        (
+            "train.grad_clip=-1",
+            "train.grad_clip = -1.0 is not valid: expected a number >= 0 (0: off)",
+        ),
+        (
+            "train.weight_decay=-0.1",
+            "train.weight_decay = -0.1 is not valid: expected a number >= 0",
+        ),
+        ("train.seed=-1", "train.seed = -1 is not valid: expected an integer >= 0"),
+        ("data.num_workers=-1", "data.num_workers = -1 is not valid: expected an integer >= 0"),
+        ("data.n_train=-5", "data.n_train = -5 is not valid: expected an integer >= 0"),
+        (
+            "negatives.momentum=1.5",
+            "negatives.momentum = 1.5 is not valid: expected a number in [0, 1)",
+        ),
+    ],
+)
+def test_out_of_range_values_are_refused_at_load(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_checked_config(None, [override])

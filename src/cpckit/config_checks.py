@@ -36,6 +36,24 @@ def validate(cfg: Config) -> None:
     for key, value in positive_ints.items():
         if value < 1:
             raise ConfigError(f"{key} = {value} is not valid: expected an integer >= 1")
+    non_negative = {
+        "train.threads": (cfg.train.threads, "an integer >= 0 (0: torch's default)"),
+        "train.grad_clip": (cfg.train.grad_clip, "a number >= 0 (0: off)"),
+        "train.weight_decay": (cfg.train.weight_decay, "a number >= 0"),
+        "train.warmup_steps": (cfg.train.warmup_steps, "an integer >= 0"),
+        "train.seed": (cfg.train.seed, "an integer >= 0"),
+        "data.num_workers": (cfg.data.num_workers, "an integer >= 0"),
+        "data.n_train": (cfg.data.n_train, "an integer >= 0"),
+        "data.n_test": (cfg.data.n_test, "an integer >= 0"),
+    }
+    for key, (value, what) in non_negative.items():
+        if value < 0:
+            raise ConfigError(f"{key} = {value} is not valid: expected {what}")
+    if not 0.0 <= cfg.negatives.momentum < 1.0:
+        raise ConfigError(
+            f"negatives.momentum = {cfg.negatives.momentum} is not valid: expected a number in "
+            "[0, 1) (0: no key encoder; MoCo uses 0.999)"
+        )
     if cfg.train.lr <= 0:
         raise ConfigError(f"train.lr = {cfg.train.lr} is not valid: expected a number > 0")
     if cfg.eval.pool == "grid" and cfg.data.modality != "image":
