@@ -36,7 +36,7 @@ def validate(cfg: Config) -> None:
     for key, value in positive_ints.items():
         if value < 1:
             raise ConfigError(f"{key} = {value} is not valid: expected an integer >= 1")
-    non_negative = {
+    non_negative: dict[str, tuple[float, str]] = {
         "train.threads": (cfg.train.threads, "an integer >= 0 (0: torch's default)"),
         "train.grad_clip": (cfg.train.grad_clip, "a number >= 0 (0: off)"),
         "train.weight_decay": (cfg.train.weight_decay, "a number >= 0"),
