@@ -46,9 +46,9 @@ def validate(cfg: Config) -> None:
         "data.n_train": (cfg.data.n_train, "an integer >= 0"),
         "data.n_test": (cfg.data.n_test, "an integer >= 0"),
     }
-    for key, (value, what) in non_negative.items():
-        if value < 0:
-            raise ConfigError(f"{key} = {value} is not valid: expected {what}")
+    for key, (number, what) in non_negative.items():
+        if number < 0:
+            raise ConfigError(f"{key} = {number} is not valid: expected {what}")
     if not 0.0 <= cfg.negatives.momentum < 1.0:
         raise ConfigError(
             f"negatives.momentum = {cfg.negatives.momentum} is not valid: expected a number in "
