@@ -49,8 +49,10 @@ class TrainStep:
 
     The module (model, objective with its momentum key encoder, optimizer)
     is the one training builds (:func:`cpckit.training.trainer.build_module`
-    and :meth:`CPCLightningModule.configure_optimizers`), so a change to any
-    of them is timed here too. Like the Trainer, the step honours
+    and :meth:`CPCLightningModule.optimization`), so a change to any of them
+    is timed here too: the batch goes through the module's
+    ``training_batch`` (audio augmentation) and the learning-rate schedule
+    steps as in training (over ``train.max_steps``, or 1,000 steps). Like the Trainer, the step honours
     ``train.precision`` (``bf16-mixed``: forward and loss under CPU
     autocast; ``64``: float64 weights and inputs) and ``train.grad_clip``
     (gradient norm clipping). Every call is one optimizer step: gradient
@@ -72,7 +74,8 @@ class TrainStep:
         if self.dtype is not None:
             self.module.to(self.dtype)
         self.module.train()
-        self.optimizer = self.module.configure_optimizers()
+        total = cfg.train.max_steps if cfg.train.max_steps and cfg.train.max_steps > 0 else 1000
+        self.optimizer, self.schedule = self.module.optimization(total)
         self.params = [p for p in self.module.parameters() if p.requires_grad]
 
     def _context(self) -> contextlib.AbstractContextManager[Any]:
@@ -92,7 +95,7 @@ class TrainStep:
 
     def __call__(self, batch: dict[str, Tensor]) -> float:
         """One optimizer step on ``batch``; returns the loss."""
-        batch = self._input(batch)
+        batch = self.module.training_batch(self._input(batch))
         with self._context():
             result = self.module.compute_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
@@ -100,6 +103,8 @@ class TrainStep:
         if self.cfg.train.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.train.grad_clip)
         self.optimizer.step()
+        if self.schedule is not None:
+            self.schedule.step()
         # What the Lightning module does after each step (queue and key encoder updates).
         self.module.on_train_batch_end({"queries": result.queries}, batch, 0)
         return float(result.loss.detach())

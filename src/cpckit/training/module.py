@@ -58,10 +58,15 @@ class CPCLightningModule(L.LightningModule):
         """Forward pass and objective for one batch (the body of every step)."""
         return self.objective(self.model(batch), batch.get("group"))
 
+    def training_batch(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``batch`` as a training step sees it: its audio augmented when ``augment`` is set."""
+        if self.augment is None or "audio" not in batch:
+            return batch
+        audio, lengths = self.augment(batch["audio"], batch.get("audio_length"))
+        return {**batch, "audio": audio, "audio_length": lengths}
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any]:
-        if self.augment is not None and "audio" in batch:
-            audio, lengths = self.augment(batch["audio"], batch.get("audio_length"))
-            batch = {**batch, "audio": audio, "audio_length": lengths}
+        batch = self.training_batch(batch)
         result = self.compute_loss(batch)
         check_finite_loss(result.loss, self)
         acc = result.step_accuracy
@@ -73,6 +78,7 @@ class CPCLightningModule(L.LightningModule):
             "loss": result.loss,
             "step_accuracy": acc,
             "queries": result.queries,
+            "batch": batch,
         }
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
@@ -113,10 +119,14 @@ class CPCLightningModule(L.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if isinstance(outputs, dict) and "queries" in outputs:
-            # batch and model are used only with a momentum key encoder.
-            self.objective.update(outputs["queries"], batch, self.model)
+            # batch and model are used only with a momentum key encoder, which
+            # encodes the batch the queries came from (augmented, if it was)
+            self.objective.update(outputs["queries"], outputs.get("batch", batch), self.model)
 
-    def configure_optimizers(self) -> Any:
+    def optimization(
+        self, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR | None]:
+        """Adam over the trainable parameters, and the per-step schedule over ``total_steps``."""
         params = [p for p in self.parameters() if p.requires_grad]
         # On CPU the fused kernel updates each tensor in one pass (no per-op loop);
         # elsewhere torch picks (and Lightning's AMP gradient clipping stays possible).
@@ -127,11 +137,19 @@ class CPCLightningModule(L.LightningModule):
             params, lr=self.lr, weight_decay=self.weight_decay, fused=fused or None
         )
         if self.lr_schedule == "constant":
-            return opt
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+            return opt, None
+        total = max(1, int(total_steps))
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda step: warmup_cosine(step, self.warmup_steps, total)
         )
+        return opt, sched
+
+    def configure_optimizers(self) -> Any:
+        opt, sched = self.optimization(
+            0 if self.lr_schedule == "constant" else self.trainer.estimated_stepping_batches
+        )
+        if sched is None:
+            return opt
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
