@@ -145,9 +145,9 @@ class CPCLightningModule(L.LightningModule):
         return opt, sched
 
     def configure_optimizers(self) -> Any:
-        opt, sched = self.optimization(
-            0 if self.lr_schedule == "constant" else self.trainer.estimated_stepping_batches
-        )
+        # estimated_stepping_batches is inf without max_steps and a sized loader
+        total = 0 if self.lr_schedule == "constant" else self.trainer.estimated_stepping_batches
+        opt, sched = self.optimization(int(min(total, 2**31)))
         if sched is None:
             return opt
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
