@@ -98,3 +98,26 @@ def test_config_section_builds_the_augment_and_checks_names() -> None:
     assert make_audio_augment(load_config(None, [])) is None
     with pytest.raises(ValueError, match="unknown"):
         AudioAugment(["echo"], SR)
+
+
+def test_the_configured_augmentation_draws_from_the_per_batch_seed() -> None:
+    """Training reseeds torch before each batch: the same batch seed gives the same draws."""
+    from cpckit.config import load_config
+    from cpckit.data.audio_augment import make_audio_augment
+    from cpckit.training.seeding import seed_batch
+
+    cfg = load_config(None, ["audio_augment.transforms=[noise,timedrop]", "audio_augment.prob=1.0"])
+    augment = make_audio_augment(cfg)
+    assert augment is not None and augment.generator is None
+    audio = torch.randn(3, 1, 800, generator=torch.Generator().manual_seed(1))
+    seed_batch(0, 0, 2, 5)
+    first, _ = augment(audio)
+    seed_batch(0, 0, 0, 0)
+    other, _ = augment(audio)
+    seed_batch(0, 0, 2, 5)  # epoch 2, batch 5 again, as a resumed run draws it
+    again, _ = augment(audio)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+    seed_batch(0, 1, 2, 5)  # another DDP rank, same batch
+    rank1, _ = augment(audio)
+    assert not torch.equal(first, rank1)

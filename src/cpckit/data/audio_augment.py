@@ -226,7 +226,13 @@ class AudioAugment:
 
 
 def make_audio_augment(cfg: Config) -> AudioAugment | None:
-    """The training windows' augmentation of a config (``audio_augment``), or None."""
+    """The training windows' augmentation of a config (``audio_augment``), or None.
+
+    It draws from torch's global generator, which training reseeds before
+    every batch from ``(seed, rank, epoch, batch)``
+    (:class:`cpckit.training.seeding.StepSeeds`): a resumed run augments as
+    the uninterrupted run did, and the processes of a DDP run draw apart.
+    """
     a = cfg.audio_augment
     if not a.transforms:
         return None
@@ -240,5 +246,4 @@ def make_audio_augment(cfg: Config) -> AudioAugment | None:
         noise_snr_db=(a.noise_snr_min, a.noise_snr_max),
         timedrop_share=a.timedrop_share,
         timedrop_ms=a.timedrop_ms,
-        seed=cfg.train.seed,
     )
