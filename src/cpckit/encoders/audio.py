@@ -277,6 +277,7 @@ class MelEncoder(nn.Module):
         self.z_dim = z_dim
         self.downsampling = hop_length
         self.receptive_field = n_fft
+        self._radius = self.context_frames  # the CNN is fixed from here on
 
     def output_length(self, n_samples: int) -> int:
         return n_samples // self.hop_length + 1
@@ -290,17 +291,22 @@ class MelEncoder(nn.Module):
                 radius += m.dilation[0] * (m.kernel_size[0] - 1) // 2
         return radius
 
+    def frames_within(self, lengths: Tensor, n_frames: int, radius: int = 0) -> Tensor:
+        """``(B, L)`` bool: frames ``t`` whose STFT windows from ``t - radius`` to
+        ``t + radius`` lie in the clip: ``(t + radius) * hop + n_fft // 2 <= length``."""
+        t = torch.arange(n_frames, device=lengths.device)
+        reach = (t + radius) * self.hop_length + self.n_fft // 2
+        return reach.unsqueeze(0) <= lengths.unsqueeze(1)
+
     def valid_mask(self, lengths: Tensor, n_latent: int) -> Tensor:
         """``(B, L)`` bool: frames that depend on nothing after each clip's end.
 
         A frame is kept when its STFT window lies in the clip and so do those
-        of the frames its CNN reads: ``(t + r) * hop + n_fft // 2 <= S`` with
-        ``r`` the CNN's radius in frames. Such a frame has the same value
-        whether the clip is encoded alone or zero-padded in a batch.
+        of the frames its CNN reads (``radius`` = the CNN's radius in frames).
+        Such a frame has the same value whether the clip is encoded alone or
+        zero-padded in a batch.
         """
-        t = torch.arange(n_latent, device=lengths.device)
-        reach = (t + self.context_frames) * self.hop_length + self.n_fft // 2
-        return reach.unsqueeze(0) <= lengths.unsqueeze(1)
+        return self.frames_within(lengths, n_latent, self._radius)
 
     def log_mel(self, x: Tensor) -> Tensor:
         """``(B, 1, S)`` -> ``(B, n_mels, L)`` log-mel energies."""
@@ -319,9 +325,7 @@ class MelEncoder(nn.Module):
 
     def stat_frames(self, lengths: Tensor, n_frames: int) -> Tensor:
         """``(B, L)`` bool: frames whose STFT window ends inside the clip (the statistics' frames)."""
-        t = torch.arange(n_frames, device=lengths.device)
-        reach = t * self.hop_length + self.n_fft // 2
-        keep = reach.unsqueeze(0) <= lengths.unsqueeze(1)
+        keep = self.frames_within(lengths, n_frames)
         keep[:, 0] = True  # a clip shorter than half a window still has one frame
         return keep
 
