@@ -277,19 +277,15 @@ class MelEncoder(nn.Module):
         self.z_dim = z_dim
         self.downsampling = hop_length
         self.receptive_field = n_fft
-        self._radius = self.context_frames  # the CNN is fixed from here on
+        # frames on each side of an output frame that the CNN reads
+        self.cnn_radius = sum(
+            m.dilation[0] * (m.kernel_size[0] - 1) // 2
+            for m in self.cnn.modules()
+            if isinstance(m, nn.Conv1d)
+        )
 
     def output_length(self, n_samples: int) -> int:
         return n_samples // self.hop_length + 1
-
-    @property
-    def context_frames(self) -> int:
-        """Frames on each side of an output frame that the CNN reads."""
-        radius = 0
-        for m in self.cnn.modules():
-            if isinstance(m, nn.Conv1d):
-                radius += m.dilation[0] * (m.kernel_size[0] - 1) // 2
-        return radius
 
     def frames_within(self, lengths: Tensor, n_frames: int, radius: int = 0) -> Tensor:
         """``(B, L)`` bool: frames ``t`` whose STFT windows from ``t - radius`` to
@@ -302,11 +298,11 @@ class MelEncoder(nn.Module):
         """``(B, L)`` bool: frames that depend on nothing after each clip's end.
 
         A frame is kept when its STFT window lies in the clip and so do those
-        of the frames its CNN reads (``radius`` = the CNN's radius in frames).
+        of the frames its CNN reads (``cnn_radius`` frames on each side).
         Such a frame has the same value whether the clip is encoded alone or
         zero-padded in a batch.
         """
-        return self.frames_within(lengths, n_latent, self._radius)
+        return self.frames_within(lengths, n_latent, self.cnn_radius)
 
     def log_mel(self, x: Tensor) -> Tensor:
         """``(B, 1, S)`` -> ``(B, n_mels, L)`` log-mel energies."""
