@@ -19,25 +19,23 @@ from typing import Any
 import numpy as np
 
 from cpckit.config import Config
-from cpckit.evaluation.baselines import INPUT_BASELINES, input_features, random_model
 from cpckit.evaluation.protocols import (
     RUN_KEYS,
     RUN_SPLIT,
     EvaluateOptions,
     bundle_rows,
     geometry_row,
+    random_embedding,
     resolve_options,
     utterance_rows,
 )
 from cpckit.evaluation.sources import embed_with_options
 from cpckit.model import CPCModel
 
-__all__ = ["EMBED_BATCH_SIZE", "evaluate_model"]
+__all__ = ["evaluate_model"]
 
 log = logging.getLogger(__name__)
 
-EMBED_BATCH_SIZE = 32
-"""Rows per embedding batch, as ``cpckit evaluate --batch-size`` defaults to."""
 _INPUT = {"audio": "mfcc", "image": "pixels"}
 
 
@@ -63,9 +61,7 @@ def _evaluate_modality(
     model: CPCModel, modality: str, bundle: Any, cfg: Config, out_dir: Path
 ) -> dict[str, Any]:
     ev = cfg.eval
-    run_opts = EvaluateOptions(
-        protocol="split", batch_size=EMBED_BATCH_SIZE, run_defaults=tuple(RUN_KEYS)
-    )
+    run_opts = EvaluateOptions(protocol="split", run_defaults=tuple(RUN_KEYS))
     opts = resolve_options(run_opts, cfg, run_data=True)
     rows, fixed = bundle_rows(bundle, cfg)
     train_idx, test_idx = fixed
@@ -79,20 +75,14 @@ def _evaluate_modality(
     if ev.probe and labelled:
         assert y is not None
         random_emb = None
-        inputs: list[tuple[str, np.ndarray]] = []
+        baselines = [_INPUT[modality]] if ev.baselines else []
         if ev.baselines:
             with _Stage(f"{modality} features of the random-init model"):
-                random_init = random_model(cfg, opts.seed)
-                random_emb = embed_with_options(
-                    random_init, modality, rows, cfg, opts, False, "embedding"
-                )
-            with _Stage(f"{modality} input-level baseline features"):
-                name = _INPUT[modality]
-                inputs.append(
-                    (INPUT_BASELINES[name], input_features(name, rows, int(cfg.data.sample_rate)))
-                )
-        level = "utterance" if modality == "audio" else "image"
-        table, _ = utterance_rows(emb, random_emb, inputs, y, None, fixed, opts, level, RUN_SPLIT)
+                random_emb = random_embedding(cfg, modality, rows, opts)
+        with _Stage(f"{modality} probes" + (" and input-level baselines" if baselines else "")):
+            table, _ = utterance_rows(
+                cfg, modality, rows, emb, random_emb, baselines, y, None, fixed, opts, RUN_SPLIT
+            )
         cpc, latent = table[0], table[1]
         keys = ("train_accuracy", "test_accuracy")
         out["probe"] = {

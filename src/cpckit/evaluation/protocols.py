@@ -127,21 +127,35 @@ def _probe(
     )
 
 
+def random_embedding(
+    cfg: Any, modality: str, rows: Any, opts: EvaluateOptions, frames: bool = False
+) -> EmbeddedRows:
+    """``rows`` embedded by the configured architecture with random weights (seed ``opts.seed``)."""
+    return embed_with_options(
+        random_model(cfg, opts.seed), modality, rows, cfg, opts, frames, "embedding (random init)"
+    )
+
+
 def utterance_rows(
+    cfg: Any,
+    modality: str,
+    rows: Any,
     emb: EmbeddedRows,
     random_emb: EmbeddedRows | None,
-    inputs: Sequence[tuple[str, np.ndarray]],
+    baselines: Sequence[str],
     y: np.ndarray,
     g: np.ndarray | None,
     fixed: tuple[np.ndarray, np.ndarray] | None,
     opts: EvaluateOptions,
-    level: str,
     protocol: str,
 ) -> tuple[list[dict[str, Any]], float]:
     """The probe rows of one evaluation: CPC context and latent, random init, input baselines.
 
     The one probe runner: ``cpckit evaluate`` and the end-of-training
-    ``metrics.json`` both call it, on the same splits for every row.
+    ``metrics.json`` both call it, on the same splits for every row. The
+    input baselines named in ``baselines`` (``mfcc``, ``pixels``) are
+    computed here from ``rows``; the random-init vectors come from
+    :func:`random_embedding`.
 
     Returns:
         The rows (as :func:`~cpckit.evaluation.table.probe_row` writes them) and the chance accuracy.
@@ -155,13 +169,17 @@ def utterance_rows(
             ("random init", "context (pooled)", random_emb.context),
             ("random init", "latent (pooled)", random_emb.latent),
         ]
-    sets += [(name, "input", x) for name, x in inputs]
-    rows, chance = [], 0.0
+    for name in INPUT_BASELINES:
+        if name in baselines:
+            x = input_features(name, rows, int(cfg.data.sample_rate))
+            sets.append((INPUT_BASELINES[name], "input", x))
+    level = "utterance" if modality == "audio" else "image"
+    table, chance = [], 0.0
     for name, features, x in sets:
         res = _probe(x, y, g, fixed, opts)
         chance = float(res.chance_accuracy)
-        rows.append(probe_row(name, features, level, protocol, res, opts.classifier))
-    return rows, chance
+        table.append(probe_row(name, features, level, protocol, res, opts.classifier))
+    return table, chance
 
 
 RUN_KEYS = {"seed": "train.seed", "classifier": "eval.classifier", "pool": "eval.pool"}
@@ -352,25 +370,10 @@ def evaluate_checkpoint(
     random_emb = None
     if "random" in names:
         assert data.rows is not None
-        random_emb = embed_with_options(
-            random_model(cfg, opts.seed),
-            modality,
-            data.rows,
-            cfg,
-            opts,
-            opts.frame_labels is not None,
-            "embedding (random init)",
-        )
+        random_emb = random_embedding(cfg, modality, data.rows, opts, opts.frame_labels is not None)
     if y is not None:
-        inputs = []
-        for b in ("mfcc", "pixels"):
-            if b in names:
-                assert data.rows is not None
-                feats = input_features(b, data.rows, int(cfg.data.sample_rate))
-                inputs.append((INPUT_BASELINES[b], feats))
-        level = "utterance" if modality == "audio" else "image"
         utt, chance = utterance_rows(
-            data.emb, random_emb, inputs, y, g, data.fixed, opts, level, protocol
+            cfg, modality, data.rows, data.emb, random_emb, names, y, g, data.fixed, opts, protocol
         )
         rows += utt
         trained: list[str] = [b for b in ("supervised", "finetune") if b in names]
