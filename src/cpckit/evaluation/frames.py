@@ -37,6 +37,7 @@ __all__ = [
     "halves",
     "limit",
     "max_batch_samples",
+    "row_lengths",
 ]
 
 DEFAULT_MAX_BATCH_SECONDS = 120.0
@@ -222,12 +223,13 @@ def _plan_batches(
     return batches
 
 
-def _row_lengths(rows: Dataset[Any], modality: str) -> np.ndarray | None:
+def row_lengths(rows: Dataset[Any]) -> np.ndarray | None:
+    """``rows.lengths`` (also through a ``Subset``), or None when the rows do not say."""
     lengths = getattr(rows, "lengths", None)
     if lengths is not None:
         return np.asarray(lengths)
     if isinstance(rows, Subset):
-        inner = _row_lengths(rows.dataset, modality)
+        inner = row_lengths(rows.dataset)
         return None if inner is None else inner[np.asarray(rows.indices, dtype=np.int64)]
     return None
 
@@ -263,7 +265,7 @@ def embed_rows(
         raise CpckitError("there is nothing to embed: the set of rows is empty")
     was_training = model.training
     model.eval()
-    batches = _plan_batches(_row_lengths(rows, modality), n, batch_size, max_batch_samples)
+    batches = _plan_batches(row_lengths(rows), n, batch_size, max_batch_samples)
     device = next(model.parameters()).device
     parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     frame_parts: dict[str, dict[int, np.ndarray]] = {"context": {}, "latent": {}}

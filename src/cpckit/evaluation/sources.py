@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from cpckit.errors import CpckitError
-from cpckit.evaluation.frames import EmbeddedRows, concat_embedded, embed_rows, max_batch_samples
+from cpckit.evaluation.frames import (
+    EmbeddedRows,
+    concat_embedded,
+    embed_rows,
+    max_batch_samples,
+    row_lengths,
+)
 from cpckit.evaluation.options import EvaluateOptions
 
 __all__ = [
@@ -56,9 +61,11 @@ class Rows(Dataset[dict[str, Any]]):
 
     @property
     def lengths(self) -> np.ndarray | None:
-        if any(getattr(p, "lengths", None) is None for p in self.parts):
+        """Samples of each row (for batching by length), or None when a part does not say."""
+        parts = [row_lengths(p) for p in self.parts]
+        if any(p is None for p in parts):
             return None
-        return np.concatenate([p.lengths for p in self.parts])[self.index]
+        return np.concatenate(parts)[self.index]  # type: ignore[arg-type]
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         part, j = self._locate(i)
@@ -67,10 +74,6 @@ class Rows(Dataset[dict[str, Any]]):
     def wave(self, i: int) -> np.ndarray:
         part, j = self._locate(i)
         return part.wave(j)  # type: ignore[no-any-return]
-
-    def image(self, i: int) -> torch.Tensor:
-        part, j = self._locate(i)
-        return part[j]["image"]  # type: ignore[no-any-return]
 
     def subset(self, idx: np.ndarray) -> Rows:
         return Rows(self.parts, self.index[np.asarray(idx, dtype=np.int64)])
