@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from cpckit.config_io import from_dict, parse_override, read_sources
+from cpckit.config_io import from_dict, merge_layers, parse_override, read_layers
 from cpckit.config_io import iter_fields as _iter_fields
 from cpckit.errors import ConfigError
 
@@ -455,12 +455,8 @@ def load_config(
     """
     from cpckit.config_checks import validate
 
-    layers = [
-        read_sources(Config, path),
-        read_sources(Config, None, (), flags),
-        read_sources(Config, None, overrides),
-    ]
-    data = read_sources(Config, path, overrides, flags)
+    layers = read_layers(Config, path, overrides, flags)
+    data = merge_layers(layers)
     _real_data_from_roots(data, [layer.get("data", {}) for layer in layers])
     cfg = config_from_dict(data)
     validate(cfg)

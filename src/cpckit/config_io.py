@@ -21,7 +21,13 @@ import yaml
 
 from cpckit.errors import ConfigError
 
-__all__ = ["from_dict", "iter_fields", "parse_override", "read_sources"]
+__all__ = [
+    "from_dict",
+    "iter_fields",
+    "merge_layers",
+    "parse_override",
+    "read_layers",
+]
 
 
 def _type_name(tp: Any) -> str:
@@ -202,16 +208,16 @@ def _read_yaml(path: str | Path) -> dict[str, Any]:
     return loaded
 
 
-def read_sources(
+def read_layers(
     root: type,
     path: str | Path | None = None,
     overrides: typing.Sequence[str] = (),
     flags: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """YAML file < CLI flags < ``key=value`` overrides, merged into one nested dict.
+) -> list[dict[str, Any]]:
+    """The nested dicts of the YAML file, the CLI flags and the ``key=value`` overrides.
 
     Section names are checked against ``root`` here, keys and values by
-    :func:`from_dict`.
+    :func:`from_dict`. :func:`merge_layers` joins them in this order.
 
     Args:
         root: the dataclass whose fields are the sections.
@@ -219,11 +225,25 @@ def read_sources(
         overrides: ``section.key=value`` strings.
         flags: ``{"section.key": value}`` from named CLI flags (None: not given).
     """
-    data: dict[str, Any] = _read_yaml(path) if path is not None else {}
+    from_file: dict[str, Any] = _read_yaml(path) if path is not None else {}
+    from_flags: dict[str, Any] = {}
     for key, value in (flags or {}).items():
         if value is not None:
-            _set_dotted(data, key, value, root)
+            _set_dotted(from_flags, key, value, root)
+    from_overrides: dict[str, Any] = {}
     for text in overrides:
         key, value = parse_override(text)
-        _set_dotted(data, key, value, root)
+        _set_dotted(from_overrides, key, value, root)
+    return [from_file, from_flags, from_overrides]
+
+
+def merge_layers(layers: typing.Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One nested dict: each later layer's keys over the earlier ones', section by section."""
+    data: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in layers[0].items()}
+    for layer in layers[1:]:
+        for section, values in layer.items():
+            target = data.setdefault(section, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"config section {section!r} must be a mapping")
+            target.update(values)
     return data
