@@ -9,16 +9,7 @@ import pytest
 
 from cpckit import cli
 from cpckit.cli import main
-
-TINY_AUDIO = [
-    "audio_encoder.kind=conv",
-    "audio_encoder.conv_layers=[[1,8,10,5,3,1],[8,8,8,4,2,1]]",
-    "model.z_dim=8",
-    "model.c_dim=8",
-    "model.prediction_steps=3",
-    "data.full_duration=0.05",
-    "negatives.n_negatives=6",
-]
+from helpers.configs import TINY_CONV
 
 KEYS = (
     "seconds_per_step",
@@ -64,7 +55,7 @@ def test_perf_bench_audio_json_has_every_key_with_sane_values(
 ) -> None:
     out = _run_json(
         capsys,
-        ["--steps", "2", "--warmup", "1", "--threads", "1", "--batch-size", "3", *TINY_AUDIO],
+        ["--steps", "2", "--warmup", "1", "--threads", "1", "--batch-size", "3", *TINY_CONV],
     )
     for key in (*KEYS, "audio_seconds_per_second"):
         assert _positive_finite(out[key]), (key, out.get(key))
@@ -106,7 +97,7 @@ def test_perf_bench_times_the_lightning_path_too(capsys: pytest.CaptureFixture[s
             "2",
             "--batch-size",
             "2",
-            *TINY_AUDIO,
+            *TINY_CONV,
         ],
     )
     assert _positive_finite(out["lightning_seconds_per_step"])
@@ -117,11 +108,11 @@ def test_perf_bench_times_the_lightning_path_too(capsys: pytest.CaptureFixture[s
 
 @pytest.mark.usefixtures("bench_registered")
 def test_perf_bench_text_report_and_bad_steps(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "--steps", "1", "--warmup", "0", *TINY_AUDIO]) == 0
+    assert main(["bench", "--steps", "1", "--warmup", "0", *TINY_CONV]) == 0
     text = capsys.readouterr().out
     for label in ("seconds per step", "FLOP ratio", "peak RSS", "audio seconds / second"):
         assert label in text
-    assert main(["bench", "--steps", "0", *TINY_AUDIO]) == 2
+    assert main(["bench", "--steps", "0", *TINY_CONV]) == 2
     assert "--steps = 0" in capsys.readouterr().err
 
 
@@ -133,7 +124,7 @@ def test_perf_bench_runs_a_momentum_key_encoder_config(capsys: pytest.CaptureFix
         capsys,
         [
             "--steps", "2", "--warmup", "1", "--lightning-steps", "1", "--batch-size", "2",
-            "--neg-mode", "queue", *TINY_AUDIO, *momentum,
+            "--neg-mode", "queue", *TINY_CONV, *momentum,
         ],
     )  # fmt: skip
     assert _positive_finite(out["seconds_per_step"])

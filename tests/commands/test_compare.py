@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cpckit.cli import main
 from cpckit.commands import compare
 from cpckit.errors import ConfigError
+from helpers.cli import run_ok
+from helpers.configs import TINY_RUN
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,25 +87,9 @@ def test_neg_compare_row_averages_modalities() -> None:
     assert (row["alignment"], row["uniformity"], row["seconds_per_epoch"]) == (2.0, -2.0, 2.0)
 
 
-TINY = [
-    "model.z_dim=16", "model.c_dim=16", "model.prediction_steps=3",
-    "data.full_duration=0.08", "data.n_train=32", "data.n_test=24",
-    "negatives.n_negatives=8", "negatives.queue_size=1024", "train.batch_size=16",
-    "eval.max_examples=48", "eval.tsne=false",
-]  # fmt: skip
-
-
-def _cli(*args: str) -> str:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        code = main(list(args))
-    assert code == 0, buf.getvalue()
-    return buf.getvalue()
-
-
 def test_neg_compare_end_to_end_on_tiny_audio(tmp_path: Path) -> None:
-    printed = _cli("compare", "--neg-mode", "inbatch,queue+synthetic", "--out-dir", str(tmp_path),
-                   "--epochs", "1", "--use-mock-data", "true", *TINY)  # fmt: skip
+    printed = run_ok("compare", "--neg-mode", "inbatch,queue+synthetic", "--out-dir", str(tmp_path),
+                   "--epochs", "1", "--use-mock-data", "true", *TINY_RUN)  # fmt: skip
     with (tmp_path / "comparison.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [r["mode"] for r in rows] == ["inbatch", "queue+synthetic"]

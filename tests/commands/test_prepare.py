@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pytest
-import soundfile as sf
+
+from helpers.archives import TarGz, md5, wav_bytes
 
 if TYPE_CHECKING:
     from helpers.server import FileServer
-
-
-TarGz = Callable[[dict[str, bytes]], bytes]
-
-
-def _md5(data: bytes) -> str:
-    return "md5:" + hashlib.md5(data).hexdigest()
-
-
-def _wav_bytes(seconds: float = 0.3, rate: int = 8000) -> bytes:
-    buf = io.BytesIO()
-    t = np.arange(int(seconds * rate)) / rate
-    sf.write(buf, (0.3 * np.sin(2 * np.pi * 500 * t)).astype(np.float32), rate, format="WAV")
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -53,13 +37,10 @@ def test_prepare_command_downloads_and_prints_the_next_step(
     import cpckit.data.prepare as prepare_module
 
     archive = tar_gz(
-        {
-            f"free-spoken-digit-dataset-1.0.9/recordings/{d}_ann_0.wav": _wav_bytes()
-            for d in range(2)
-        }
+        {f"free-spoken-digit-dataset-1.0.9/recordings/{d}_ann_0.wav": wav_bytes() for d in range(2)}
     )
     server.files["/v1.0.9.tar.gz"] = archive
-    monkeypatch.setitem(prepare_module.CHECKSUMS, "v1.0.9.tar.gz", _md5(archive))
+    monkeypatch.setitem(prepare_module.CHECKSUMS, "v1.0.9.tar.gz", md5(archive))
     code = cli_with_prepare(["prepare", "fsdd", "--root", str(tmp_path), "--base-url", server.url])
     out = capsys.readouterr().out
     recordings = tmp_path / "free-spoken-digit-dataset-1.0.9" / "recordings"

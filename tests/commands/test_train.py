@@ -21,6 +21,8 @@ from PIL import Image
 
 from cpckit.cli import main
 from cpckit.commands.train import TRAIN_FLAGS, format_metrics
+from helpers.cli import run_ok
+from helpers.configs import TINY_RUN
 from helpers.runs import RUN_FILES, check_files, check_final_loss, check_geometry
 
 TINY = [
@@ -491,22 +493,6 @@ def test_bad_audio_root_through_the_command_line_has_no_traceback(tmp_path: Path
     assert proc.stderr.strip() == f"error: data.audio_root {tmp_path / 'missing'} does not exist"
 
 
-TINY_NEGATIVES = [
-    "model.z_dim=16", "model.c_dim=16", "model.prediction_steps=3",
-    "data.full_duration=0.08", "data.n_train=32", "data.n_test=24",
-    "negatives.n_negatives=8", "negatives.queue_size=1024", "train.batch_size=16",
-    "eval.max_examples=48", "eval.tsne=false",
-]  # fmt: skip
-
-
-def _cli_in_process(*args: str) -> str:
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        code = main(list(args))
-    assert code == 0, buf.getvalue()
-    return buf.getvalue()
-
-
 def _state(run: Path) -> dict[str, torch.Tensor]:
     blob = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     state: dict[str, torch.Tensor] = blob["state_dict"]
@@ -516,8 +502,8 @@ def _state(run: Path) -> dict[str, torch.Tensor]:
 def test_neg_queue_with_momentum_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "run"
     common = ["--modality", "audio", "--use-mock-data", "true", "--out-dir", str(out),
-              "--neg-mode", "queue+synthetic", "negatives.momentum=0.9", *TINY_NEGATIVES]  # fmt: skip
-    _cli_in_process("train", "--epochs", "1", *common)
+              "--neg-mode", "queue+synthetic", "negatives.momentum=0.9", *TINY_RUN]  # fmt: skip
+    run_ok("train", "--epochs", "1", *common)
     state = _state(out)
     queue_key = next(k for k in state if k.endswith(".queue.queue"))
     filled = int(state[queue_key.replace(".queue.queue", ".queue.filled")])
@@ -535,7 +521,7 @@ def test_neg_queue_with_momentum_trains_checkpoints_and_resumes(tmp_path: Path) 
     ]
     assert any(moved)
 
-    _cli_in_process("train", "--epochs", "2", "--resume", "auto", *common)
+    run_ok("train", "--epochs", "2", "--resume", "auto", *common)
     resumed = _state(out)
     assert int(resumed[queue_key.replace(".queue.queue", ".queue.filled")]) == 2 * filled
     # the resumed run started from the saved queue: its first rows are the checkpointed keys

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-import soundfile as sf
 from PIL import Image
 
 from cpckit.data.audio import AudioFolderDataset
@@ -19,29 +16,10 @@ from cpckit.data.download import download
 from cpckit.data.librispeech import LibriSpeechDataset
 from cpckit.data.prepare import prepare, prepare_main
 from cpckit.errors import ConfigError, DataError
+from helpers.archives import TarGz, flac_bytes, md5, wav_bytes
 
 if TYPE_CHECKING:
     from helpers.server import FileServer
-
-TarGz = Callable[[dict[str, bytes]], bytes]
-
-
-def _md5(data: bytes) -> str:
-    return "md5:" + hashlib.md5(data).hexdigest()
-
-
-def _flac_bytes(seconds: float = 0.2, rate: int = 16000) -> bytes:
-    buf = io.BytesIO()
-    t = np.arange(int(seconds * rate)) / rate
-    sf.write(buf, (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), rate, format="FLAC")
-    return buf.getvalue()
-
-
-def _wav_bytes(seconds: float = 0.3, rate: int = 8000) -> bytes:
-    buf = io.BytesIO()
-    t = np.arange(int(seconds * rate)) / rate
-    sf.write(buf, (0.3 * np.sin(2 * np.pi * 500 * t)).astype(np.float32), rate, format="WAV")
-    return buf.getvalue()
 
 
 def test_prepare_fsdd_downloads_extracts_and_loads(
@@ -49,10 +27,10 @@ def test_prepare_fsdd_downloads_extracts_and_loads(
 ):
     top = "free-spoken-digit-dataset-1.0.9/recordings"
     archive = tar_gz(
-        {f"{top}/{d}_{s}_0.wav": _wav_bytes() for d in range(2) for s in ("ann", "bob")}
+        {f"{top}/{d}_{s}_0.wav": wav_bytes() for d in range(2) for s in ("ann", "bob")}
     )
     server.files["/v1.0.9.tar.gz"] = archive
-    checksums = {"v1.0.9.tar.gz": _md5(archive)}
+    checksums = {"v1.0.9.tar.gz": md5(archive)}
     path = prepare("fsdd", tmp_path, base_url=server.url, checksums=checksums, progress=False)
     assert path == tmp_path / top
     ds = AudioFolderDataset(
@@ -67,8 +45,8 @@ def test_prepare_fsdd_downloads_extracts_and_loads(
 def test_prepare_librispeech_subset(server: FileServer, tmp_path: Path, tar_gz: TarGz):
     archive = tar_gz(
         {
-            "LibriSpeech/dev-clean/19/198/19-198-0001.flac": _flac_bytes(),
-            "LibriSpeech/dev-clean/84/121/84-121-0002.flac": _flac_bytes(),
+            "LibriSpeech/dev-clean/19/198/19-198-0001.flac": flac_bytes(),
+            "LibriSpeech/dev-clean/84/121/84-121-0002.flac": flac_bytes(),
             "LibriSpeech/dev-clean/19/198/19-198.trans.txt": b"19-198-0001 HELLO\n",
         }
     )
@@ -78,7 +56,7 @@ def test_prepare_librispeech_subset(server: FileServer, tmp_path: Path, tar_gz: 
         tmp_path,
         subsets="dev-clean",
         base_url=server.url,
-        checksums={"dev-clean.tar.gz": _md5(archive)},
+        checksums={"dev-clean.tar.gz": md5(archive)},
         progress="false",
     )
     assert root == tmp_path / "LibriSpeech"
@@ -125,7 +103,7 @@ def test_prepare_cifar10_writes_png_class_folders(
         classes=["airplane", "automobile"],
         max_per_class=3,
         base_url=server.url,
-        checksums={"cifar-10-python.tar.gz": _md5(archive)},
+        checksums={"cifar-10-python.tar.gz": md5(archive)},
         progress=False,
     )
     images = prepare("cifar10", tmp_path, **opts)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -12,12 +10,11 @@ import pytest
 import torch
 
 from cpckit.build import build_model
-from cpckit.cli import main
 from cpckit.config import load_config
 from cpckit.encoders.steps import latent_steps
 from cpckit.evaluation.frames import embed_rows, encode_batch
 from helpers.cli import AUDIO as SMALL
-from helpers.cli import ENCODERS
+from helpers.cli import ENCODERS, run_ok
 
 
 def _model(kind: str) -> torch.nn.Module:
@@ -81,25 +78,17 @@ def test_embed_rows_gives_each_clip_the_vectors_it_has_alone() -> None:
     assert together.labels is not None and together.labels.tolist() == [0, 1, 0, 1]
 
 
-def _cli(*args: str) -> int:
-    with contextlib.redirect_stdout(io.StringIO()):
-        return main(list(args))
-
-
 def test_metrics_json_and_evaluate_run_data_give_identical_figures(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    code = _cli(
+    run_ok(
         "train", "--modality", "audio", "--use-mock-data", "true", "--out-dir", str(out),
         "--epochs", "1", "--neg-mode", "inbatch",
         *SMALL, *ENCODERS["mel"],
         "data.n_train=32", "data.n_test=24", "data.noise_std=1.5", "negatives.n_negatives=8",
         "train.batch_size=16", "eval.max_examples=40", "eval.tsne=false", "eval.classifier=linear-cv",
     )  # fmt: skip
-    assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert (
-        _cli("evaluate", "--checkpoint", str(out), "--run-data", "--no-tsne", "--no-progress") == 0
-    )
+    run_ok("evaluate", "--checkpoint", str(out), "--run-data", "--no-tsne", "--no-progress")
     evaluation = json.loads((out / "evaluation.json").read_text())
     assert evaluation["classifier"] == "linear-cv"
     names = [(r["name"], r["features"]) for r in evaluation["rows"]]

@@ -129,3 +129,10 @@ def run(*args: object) -> tuple[int, str, str]:
 def read_wave(path: Path) -> tuple[np.ndarray, int]:
     wave, rate = sf.read(path, dtype="float32", always_2d=True)
     return wave.T, int(rate)  # (channels, samples)
+
+
+def run_ok(*args: object) -> str:
+    """``cpckit ARGS`` in this process, which must exit 0: its stdout."""
+    code, out, err = run(*args)
+    assert code == 0, out + err
+    return out

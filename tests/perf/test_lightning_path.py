@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-TINY_AUDIO = [
-    "audio_encoder.kind=conv",
-    "audio_encoder.conv_layers=[[1,8,10,5,3,1],[8,8,8,4,2,1]]",
-    "model.z_dim=8",
-    "model.c_dim=8",
-    "model.prediction_steps=3",
-    "data.full_duration=0.05",
-    "negatives.n_negatives=6",
-]
+from helpers.configs import TINY_CONV
 
 
 def test_perf_lightning_steps_alternate_with_bare_steps() -> None:
@@ -21,7 +13,7 @@ def test_perf_lightning_steps_alternate_with_bare_steps() -> None:
     from cpckit.perf.lightning_path import lightning_step_seconds
     from cpckit.perf.step import synthetic_batch
 
-    cfg = load_config(None, ["train.batch_size=2", *TINY_AUDIO])
+    cfg = load_config(None, ["train.batch_size=2", *TINY_CONV])
     gen = torch.Generator().manual_seed(0)
     batches = [synthetic_batch(cfg, 2, gen) for _ in range(2)]
     seen: list[int] = []

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-TINY_AUDIO = [
-    "audio_encoder.kind=conv",
-    "audio_encoder.conv_layers=[[1,8,10,5,3,1],[8,8,8,4,2,1]]",
-    "model.z_dim=8",
-    "model.c_dim=8",
-    "model.prediction_steps=3",
-    "data.full_duration=0.05",
-    "negatives.n_negatives=6",
-]
+from helpers.configs import TINY_CONV
 
 
 def test_perf_bare_step_moves_the_key_encoder_and_fills_the_queue() -> None:
@@ -21,7 +13,7 @@ def test_perf_bare_step_moves_the_key_encoder_and_fills_the_queue() -> None:
 
     cfg = load_config(
         None,
-        [*TINY_AUDIO, "negatives.mode=queue", "negatives.queue_size=16", "negatives.momentum=0.5"],
+        [*TINY_CONV, "negatives.mode=queue", "negatives.queue_size=16", "negatives.momentum=0.5"],
     )
     step = TrainStep(cfg)
     key_encoder = step.module.objective.key_encoder
@@ -40,7 +32,7 @@ def test_perf_bare_step_follows_the_schedule_and_augments_as_training_does() -> 
     cfg = load_config(
         None,
         [
-            *TINY_AUDIO,
+            *TINY_CONV,
             "train.lr_schedule=cosine",
             "train.warmup_steps=4",
             "train.max_steps=8",
