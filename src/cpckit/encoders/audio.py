@@ -302,7 +302,9 @@ class MelEncoder(nn.Module):
         Such a frame has the same value whether the clip is encoded alone or
         zero-padded in a batch.
         """
-        return self.frames_within(lengths, n_latent, self.cnn_radius)
+        # a centred STFT reflects n_fft // 2 samples at each end: it needs more than that
+        long_enough = (lengths > self.n_fft // 2).unsqueeze(1)
+        return self.frames_within(lengths, n_latent, self.cnn_radius) & long_enough
 
     def log_mel(self, x: Tensor) -> Tensor:
         """``(B, 1, S)`` -> ``(B, n_mels, L)`` log-mel energies."""

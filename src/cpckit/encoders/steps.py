@@ -16,12 +16,6 @@ from torch import nn
 __all__ = ["latent_steps", "min_samples"]
 
 
-def _too_short_for_stft(encoder: nn.Module, n: int) -> bool:
-    # a centred STFT reflects n_fft // 2 samples at each end: it needs more than that
-    n_fft = getattr(encoder, "n_fft", None)
-    return n_fft is not None and n <= int(n_fft) // 2
-
-
 def latent_steps(encoder: nn.Module, n_samples: Sequence[int] | np.ndarray) -> np.ndarray:
     """Valid latent steps of ``encoder`` for clips of ``n_samples`` samples (0: too short).
 
@@ -34,7 +28,7 @@ def latent_steps(encoder: nn.Module, n_samples: Sequence[int] | np.ndarray) -> n
     for i, n in enumerate(lengths.tolist()):
         if n not in cache:
             steps = 0
-            if n >= 1 and not _too_short_for_stft(encoder, n):
+            if n >= 1:
                 n_latent = int(encoder.output_length(n))  # type: ignore[operator]
                 if n_latent >= 1:
                     mask = encoder.valid_mask(torch.tensor([n]), n_latent)  # type: ignore[operator]
