@@ -6,8 +6,8 @@ evaluation path (:func:`cpckit.evaluation.frames.embed_rows`) and probed:
 
 - digit, leave-one-speaker-out: the probe is fit on the clips of all speakers
   but one and tested on the held-out speaker, for every speaker; the figure
-  is the mean of the folds (sklearn's ``LeaveOneGroupOut`` over the speaker
-  codes, :func:`cpckit.evaluation.probe.probe_split` per fold);
+  is the mean of the folds (:func:`cpckit.evaluation.probe.probe_logo`, the
+  probe of ``cpckit evaluate --protocol logo``);
 - speaker, 5-fold stratified (:func:`cpckit.evaluation.probe.probe_kfold`).
 
 Each for the trained model's pooled context, the same architecture with
@@ -60,33 +60,22 @@ def train_run(config: str, overrides: list[str], steps: int, out: str) -> float:
 def loso(
     features: np.ndarray, labels: np.ndarray, groups: np.ndarray, classifier: str
 ) -> dict[str, Any]:
-    """Leave-one-group-out probe accuracy: mean over folds and each fold's figure."""
-    from sklearn.model_selection import LeaveOneGroupOut
+    """Leave-one-group-out probe accuracy (:func:`cpckit.evaluation.probe.probe_logo`, as
+    ``cpckit evaluate --protocol logo``): mean over folds and each fold's figure."""
+    from cpckit.evaluation.probe import probe_logo
 
-    from cpckit.evaluation.probe import probe_split
-
-    folds = []
-    for train_idx, test_idx in LeaveOneGroupOut().split(features, labels, groups):
-        res = probe_split(
-            features[train_idx],
-            labels[train_idx],
-            features[test_idx],
-            labels[test_idx],
-            classifier=classifier,
-        )
-        folds.append(res.test_accuracy)
-    return {"mean": float(np.mean(folds)), "folds": [round(f, 4) for f in folds]}
+    res = probe_logo(features, labels, groups, classifier=classifier)
+    assert res.folds is not None
+    return {
+        "mean": float(res.test_accuracy),
+        "folds": [round(f.test_accuracy, 4) for f in res.folds],
+    }
 
 
 def speaker_probe(features: np.ndarray, speakers: np.ndarray, classifier: str) -> float:
     from cpckit.evaluation.probe import probe_kfold
 
     return probe_kfold(features, speakers, folds=5, classifier=classifier).test_accuracy
-
-
-def _codes(values: list[str]) -> np.ndarray:
-    names = sorted(set(values))
-    return np.asarray([names.index(v) for v in values], dtype=np.int64)
 
 
 def measure(
@@ -106,6 +95,7 @@ def measure(
     import torch
 
     from cpckit import api
+    from cpckit.data.labels import encode_labels
     from cpckit.data.rows import open_folder
     from cpckit.evaluation.baselines import input_features, random_model
     from cpckit.evaluation.frames import embed_rows
@@ -127,8 +117,8 @@ def measure(
         encoder=model.encoders["audio"],
         label_regex=cfg.data.label_regex,
     )
-    digits = _codes(data.row_labels(DIGIT_KEY))
-    speakers = _codes(data.row_labels(SPEAKER_KEY))
+    digits, _ = encode_labels(data.row_labels(DIGIT_KEY))
+    speakers, _ = encode_labels(data.row_labels(SPEAKER_KEY))
     t0 = time.perf_counter()
     feats = {
         "cpc": embed_rows(model, "audio", data.rows).context,

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from cpckit.config import load_config
-    from cpckit.training import run as run_mod
+    from cpckit.training.run import train
 
     out = Path(args.out)
     cfg = load_config(
@@ -98,16 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         [*fsdd_unseen.QUIET_EVAL, "eval.probe=false", *args.overrides, f"train.out_dir={out}"],
     )
     probe = MinuteProbe(cfg, out, args.every, args.minutes * 60)
-    original = run_mod._callbacks
-
-    def with_probe(*a: Any, **kw: Any) -> list[Any]:
-        return [*original(*a, **kw), probe]
-
-    run_mod._callbacks = with_probe  # type: ignore[assignment]
-    try:
-        run_mod.train(cfg, stdout_is_tty=False)
-    finally:
-        run_mod._callbacks = original  # type: ignore[assignment]
+    train(cfg, stdout_is_tty=False, callbacks=[probe])
     Path(args.json).write_text(json.dumps(probe.curve, indent=2))
     print(f"{'minutes':>8}{'step':>7}{'CPC':>8}{'random':>8}")
     for r in probe.curve:

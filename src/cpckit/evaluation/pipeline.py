@@ -61,6 +61,8 @@ def _evaluate_modality(
     model: CPCModel, modality: str, bundle: Any, cfg: Config, out_dir: Path
 ) -> dict[str, Any]:
     ev = cfg.eval
+    if not (ev.probe or ev.geometry or ev.tsne):
+        return {}  # nothing asks for the vectors
     run_opts = EvaluateOptions(protocol="split", run_defaults=tuple(RUN_KEYS))
     opts = resolve_options(run_opts, cfg, run_data=True)
     rows, fixed = bundle_rows(bundle, cfg)

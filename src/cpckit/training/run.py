@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,14 @@ def _find_resume(cfg: Config, paths: RunPaths) -> _Resume | None:
     return _Resume(resume, int(blob["global_step"]), changed, saved, shapes)
 
 
-def train(cfg: Config, *, stdout_is_tty: bool | None = None) -> TrainResult:
-    """Train CPC as configured, write the run folder, evaluate; return the metrics."""
+def train(
+    cfg: Config, *, stdout_is_tty: bool | None = None, callbacks: Sequence[Any] = ()
+) -> TrainResult:
+    """Train CPC as configured, write the run folder, evaluate; return the metrics.
+
+    ``callbacks`` are Lightning callbacks run after the run's own (e.g. a
+    benchmark's probe every minute of training).
+    """
     import lightning as L
 
     from cpckit.data.datamodule import build_datasets
@@ -181,6 +188,7 @@ def train(cfg: Config, *, stdout_is_tty: bool | None = None) -> TrainResult:
         position=LoaderPosition(sampler, batch_size, val_samplers),
         saved_config=None if resume is None else resume.saved_config,
         logger=logger,
+        callbacks=callbacks,
     )
 
     manifest: RunManifest | None = None
