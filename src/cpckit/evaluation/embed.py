@@ -185,10 +185,10 @@ def table_from(
 
 def save_embeddings(table: dict[str, np.ndarray], path: str | os.PathLike[str]) -> Path:
     """Write the table to ``path`` (exactly that name), atomically."""
-    from cpckit.training.run_folder import _atomic_write
+    from cpckit.training.run_folder import atomic_write
 
     p = Path(path)
-    _atomic_write(p, lambda fh: np.savez(fh, **table))  # type: ignore[arg-type]
+    atomic_write(p, lambda fh: np.savez(fh, **table))  # type: ignore[arg-type]
     return p
 
 

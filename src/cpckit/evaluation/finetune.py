@@ -118,14 +118,14 @@ def accuracy(
     max_batch_samples: int | None = None,
 ) -> float:
     """Accuracy of ``classifier`` on whole rows (batched with padding; exact)."""
-    from cpckit.evaluation.frames import _plan_batches
+    from cpckit.evaluation.frames import plan_batches
 
     was = classifier.training
     classifier.eval()
     device = next(classifier.parameters()).device
     correct = 0
     lengths = getattr(rows, "lengths", None)
-    for idx in _plan_batches(lengths, len(labels), batch_size, max_batch_samples):
+    for idx in plan_batches(lengths, len(labels), batch_size, max_batch_samples):
         x, lens = _batch(rows, idx, classifier.modality)
         logits = classifier(x.to(device), None if lens is None else lens.to(device))
         correct += int((logits.argmax(1).cpu().numpy() == labels[idx]).sum())

@@ -37,6 +37,7 @@ __all__ = [
     "halves",
     "limit",
     "max_batch_samples",
+    "plan_batches",
     "row_lengths",
 ]
 
@@ -197,7 +198,7 @@ def encode_batch(
     return out
 
 
-def _plan_batches(
+def plan_batches(
     lengths: np.ndarray | None, n: int, batch_size: int, max_samples: int | None
 ) -> list[np.ndarray]:
     """Index batches: longest rows first, at most ``batch_size`` rows and ``max_samples`` padded samples."""
@@ -265,7 +266,7 @@ def embed_rows(
         raise CpckitError("there is nothing to embed: the set of rows is empty")
     was_training = model.training
     model.eval()
-    batches = _plan_batches(row_lengths(rows), n, batch_size, max_batch_samples)
+    batches = plan_batches(row_lengths(rows), n, batch_size, max_batch_samples)
     device = next(model.parameters()).device
     parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     frame_parts: dict[str, dict[int, np.ndarray]] = {"context": {}, "latent": {}}

@@ -17,6 +17,7 @@ __all__ = [
     "MODEL_FILE",
     "RunPaths",
     "atomic_save",
+    "atomic_write",
     "atomic_write_text",
     "remove_stale_temp_files",
     "save_model",
@@ -80,7 +81,7 @@ def _umask() -> int:
     return mask
 
 
-def _atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
@@ -103,12 +104,12 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     most a hidden ``.NAME.*.tmp`` file, which :func:`remove_stale_temp_files`
     clears.
     """
-    _atomic_write(path, lambda fh: torch.save(obj, fh))
+    atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def atomic_write_text(text: str, path: str | Path) -> None:
     """Write a text file atomically (temporary file, then rename)."""
-    _atomic_write(path, lambda fh: fh.write(text.encode()))
+    atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
 def remove_stale_temp_files(folder: str | Path) -> int:
