@@ -27,6 +27,11 @@ SUBCOMMAND_MODULES: list[str] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``cpckit`` parser with every subcommand."""
+    return _build()[0]
+
+
+def _build() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="cpckit",
         description="Contrastive Predictive Coding: learn representations of audio, images or both, "
@@ -39,14 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     import importlib
 
-    for name in SUBCOMMAND_MODULES:
-        importlib.import_module(f"cpckit.commands.{name}").add_parser(sub)
-    return parser
+    commands = {
+        name: importlib.import_module(f"cpckit.commands.{name}").add_parser(sub)
+        for name in SUBCOMMAND_MODULES
+    }
+    return parser, commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from cpckit.commands._common import parse_command_line
+
+    parser, commands = _build()
+    args = parse_command_line(parser, argv, commands)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0

@@ -289,7 +289,12 @@ class TrainConfig:
     """Optimisation and the Lightning Trainer."""
 
     out_dir: str = _f(
-        "./outputs_audio", "run folder: config, weights, checkpoints, curves, metrics"
+        "./outputs_{modality}",
+        "run folder: config, weights, checkpoints, curves, metrics; {modality} and {time} "
+        "(YYYYmmdd-HHMMSS) are filled in",
+    )
+    overwrite: bool = _f(
+        False, "replace the run already in out_dir (without it, or train.resume, it is refused)"
     )
     epochs: int = _f(10, "training epochs")
     max_steps: int = _f(-1, "stop after this many optimizer steps (-1: no limit)")
@@ -453,12 +458,13 @@ def load_config(
         overrides: ``section.key=value`` strings.
         flags: ``{"section.key": value}`` from named CLI flags.
     """
-    from cpckit.config_checks import validate
+    from cpckit.config_checks import expand_out_dir, validate
 
     layers = read_layers(Config, path, overrides, flags)
     data = merge_layers(layers)
     _real_data_from_roots(data, [layer.get("data", {}) for layer in layers])
     cfg = config_from_dict(data)
+    cfg.train.out_dir = expand_out_dir(cfg.train.out_dir, cfg)
     validate(cfg)
     return cfg
 

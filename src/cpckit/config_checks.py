@@ -6,6 +6,8 @@ checks that need the model's registries are :func:`cpckit.build.check_config`.
 
 from __future__ import annotations
 
+import os
+import time
 from typing import TYPE_CHECKING
 
 from cpckit.errors import ConfigError
@@ -13,7 +15,7 @@ from cpckit.errors import ConfigError
 if TYPE_CHECKING:
     from cpckit.config import Config
 
-__all__ = ["validate"]
+__all__ = ["RUN_TIME_ENV", "expand_out_dir", "validate"]
 
 
 def validate(cfg: Config) -> None:
@@ -138,3 +140,29 @@ def validate(cfg: Config) -> None:
                     f"audio_encoder.conv_layers[{i}] takes {row[0]} channels but layer {i - 1} "
                     f"gives {rows[i - 1][1]}"
                 )
+
+
+RUN_TIME_ENV = "CPCKIT_RUN_TIME"
+
+
+def expand_out_dir(template: str, cfg: Config) -> str:
+    """``train.out_dir`` with ``{modality}`` and ``{time}`` filled in.
+
+    ``{time}`` is the load time, ``YYYYmmdd-HHMMSS``. A DDP run's processes
+    load the config each; the launcher's time is passed to the processes it
+    starts through the environment (``CPCKIT_RUN_TIME``), so all of them
+    write to one folder.
+    """
+    if "{" not in template:
+        return template
+    stamp = os.environ.get(RUN_TIME_ENV) or time.strftime("%Y%m%d-%H%M%S")
+    if cfg.train.devices * cfg.train.num_nodes > 1:
+        os.environ[RUN_TIME_ENV] = stamp
+    try:
+        return template.format(modality=cfg.data.modality, time=stamp)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"train.out_dir = {template!r} has a placeholder that is not valid ({exc}); "
+            "valid: {modality}, {time}"
+        ) from None
+

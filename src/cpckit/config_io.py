@@ -9,9 +9,10 @@ key, the value and what would be valid.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
+import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -24,6 +25,7 @@ from cpckit.errors import ConfigError
 __all__ = [
     "from_dict",
     "iter_fields",
+    "load_yaml",
     "merge_layers",
     "parse_override",
     "read_layers",
@@ -55,6 +57,27 @@ def _type_name(tp: Any) -> str:
 
 
 _MISSING = object()
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as YAML 1.2 does.
+
+    PyYAML follows YAML 1.1, where a float needs a dot: ``1e-3`` and ``3E4``
+    are strings there. Users write them as numbers (and the command line
+    takes them so), so a file must too.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with YAML 1.2 numbers (``1e-3`` is a float)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _coerce(value: Any, tp: Any) -> Any:
@@ -96,6 +119,8 @@ def _coerce(value: Any, tp: Any) -> Any:
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)  # 1e4 steps
         return _MISSING
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -181,22 +206,23 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"override {text!r} must look like section.key=value, e.g. train.lr=1e-3")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
-    if isinstance(value, str) or value is None:
-        # YAML reads 1e-3 as a string; numbers are what users mean.
-        with contextlib.suppress(ValueError):
-            value = float(raw) if any(ch in raw for ch in ".eE") else int(raw)
     return key.strip(), value
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config file {str(p)!r} is a folder: give a YAML file")
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist")
     try:
-        loaded = yaml.safe_load(p.read_text())
+        loaded = load_yaml(p.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"config file {str(p)!r} cannot be read: {why}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -112,8 +112,12 @@ def test_perf_bench_text_report_and_bad_steps(capsys: pytest.CaptureFixture[str]
     text = capsys.readouterr().out
     for label in ("seconds per step", "FLOP ratio", "peak RSS", "audio seconds / second"):
         assert label in text
-    assert main(["bench", "--steps", "0", *TINY_CONV]) == 2
-    assert "--steps = 0" in capsys.readouterr().err
+    for flag, value, low in (("--steps", "0", 1), ("--warmup", "-5", 0), ("--threads", "-2", 0)):
+        with pytest.raises(SystemExit) as stop:
+            main(["bench", flag, value, *TINY_CONV])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err == f"cpckit bench: error: argument {flag}: expected an integer >= {low}, got {value}"
 
 
 @pytest.mark.usefixtures("bench_registered")

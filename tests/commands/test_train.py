@@ -490,7 +490,7 @@ def test_bad_audio_root_through_the_command_line_has_no_traceback(tmp_path: Path
         timeout=120,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"error: data.audio_root {tmp_path / 'missing'} does not exist"
+    assert proc.stderr.strip() == f"error: data.audio_root '{tmp_path / 'missing'}' does not exist"
 
 
 def _state(run: Path) -> dict[str, torch.Tensor]:

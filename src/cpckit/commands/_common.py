@@ -21,9 +21,11 @@ __all__ = [
     "add_no_progress",
     "add_out_dir",
     "add_pool",
+    "at_least",
     "checkpoint_and_data",
     "checkpoint_path",
     "one_root",
+    "parse_command_line",
     "plain_warnings",
 ]
 
@@ -119,3 +121,49 @@ def plain_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.showwarning = show
         yield
+
+
+def _is_override(text: str) -> bool:
+    return "=" in text and not text.startswith("-")
+
+
+def parse_command_line(
+    parser: argparse.ArgumentParser,
+    argv: Any,
+    commands: dict[str, argparse.ArgumentParser] | None = None,
+) -> argparse.Namespace:
+    """Parse ``argv``, taking ``KEY=VALUE`` overrides anywhere on the line.
+
+    argparse gives a ``nargs="*"`` positional only its first run of words:
+    ``--seed 3 train.lr=1e-3 --epochs 2 model.kind=lstm`` would leave
+    ``model.kind=lstm`` unrecognised. The words it leaves over that look
+    like overrides join ``args.overrides`` in their order; anything else is
+    the usual usage error of the command (``commands``: subcommand name ->
+    its parser) with exit status 2.
+    """
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    target = (commands or {}).get(getattr(args, "command", None) or "", parser)
+    takes_overrides = isinstance(getattr(args, "overrides", None), list)
+    bad = [a for a in extra if not (takes_overrides and _is_override(a))]
+    if bad:
+        target.error(f"unrecognized arguments: {' '.join(bad)}")
+    args.overrides = [*args.overrides, *extra]
+    return args
+
+
+def at_least(low: int) -> Any:
+    """An argparse ``type``: an integer >= ``low``, else the flag's own usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+
+    parse.__name__ = "INT"  # argparse names the type in its messages
+    return parse

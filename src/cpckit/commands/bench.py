@@ -43,19 +43,30 @@ def _flags() -> dict[str, tuple[str, str]]:
 
 
 def _configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from cpckit.commands._common import at_least
     from cpckit.commands.train import add_config_args
 
-    p.add_argument("--steps", type=int, default=10, help="timed steps [default: 10]")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps first [default: 2]")
+    p.add_argument(
+        "--steps", type=at_least(1), default=10, metavar="INT", help="timed steps [default: 10]"
+    )
+    p.add_argument(
+        "--warmup",
+        type=at_least(0),
+        default=2,
+        metavar="INT",
+        help="untimed steps first [default: 2]",
+    )
     p.add_argument(
         "--threads",
-        type=int,
+        type=at_least(0),
+        metavar="INT",
         default=None,
         help="torch intra-op threads [default: train.threads, else torch's default]",
     )
     p.add_argument(
         "--lightning-steps",
-        type=int,
+        type=at_least(0),
+        metavar="INT",
         default=0,
         help="also time this many steps through the Lightning Trainer, as `cpckit train` runs "
         "them, and report the difference with the bare step [default: 0, off]",
@@ -80,15 +91,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     tune_process()  # as `cpckit train` does, before torch starts its thread pool
     from cpckit.commands.train import resolve_config
-    from cpckit.errors import ConfigError
     from cpckit.perf.bench import format_result, run_bench
 
     cfg = resolve_config(args, _flags())
-    if args.steps < 1 or args.warmup < 0 or args.lightning_steps < 0:
-        raise ConfigError(
-            f"--steps = {args.steps} must be >= 1, --warmup = {args.warmup} and "
-            f"--lightning-steps = {args.lightning_steps} >= 0"
-        )
     threads = cfg.train.threads if args.threads is None else args.threads
     result = run_bench(
         cfg,
@@ -105,10 +110,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m cpckit.commands.bench``: the same command without the ``cpckit`` front end."""
+    from cpckit.commands._common import parse_command_line
     from cpckit.errors import CpckitError
 
     parser = _configure(argparse.ArgumentParser(prog="cpckit bench", description=DESCRIPTION))
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, argv)
     try:
         return cmd_bench(args)
     except CpckitError as exc:

@@ -17,6 +17,7 @@ __all__ = [
     "cmd_train",
     "flag_values",
     "format_metrics",
+    "placeholder",
     "resolve_config",
 ]
 
@@ -55,6 +56,11 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
         "train.resume",
         "checkpoint path, or 'auto' for the newest valid one in the run folder",
     ),
+    "--overwrite": (
+        "train.overwrite",
+        "replace the run already in --out-dir (without it, or --resume, that run is kept and "
+        "the command refused)",
+    ),
     "--checkpoint-every-n-steps": (
         "train.checkpoint_every_n_steps",
         "also checkpoint every N optimizer steps (0: at epoch ends only)",
@@ -65,6 +71,12 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
 }
 
 
+def _bool_keys() -> set[str]:
+    from cpckit.config import Config, iter_fields
+
+    return {key for key, tp, _, _ in iter_fields(Config) if tp is bool}
+
+
 def flag_values(args: argparse.Namespace, flags: dict[str, tuple[str, str]]) -> dict[str, Any]:
     """``{config key: value}`` of the given ``flags`` that were set on the command line."""
     from cpckit.config import parse_override
@@ -72,25 +84,59 @@ def flag_values(args: argparse.Namespace, flags: dict[str, tuple[str, str]]) -> 
     out: dict[str, Any] = {}
     for flag, (key, _) in flags.items():
         raw = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        bare = key in _bool_keys() and isinstance(getattr(args, "overrides", None), list)
+        if bare and isinstance(raw, str) and "=" in raw:
+            # A bare true/false flag took the override after it (`--overwrite train.lr=1`).
+            args.overrides.insert(0, raw)
+            raw = "true"
         if raw is not None:
             out[key] = parse_override(f"{key}={raw}")[1]
     return out
 
 
+def placeholder(key: str, tp: Any) -> str:
+    """The ``--help`` placeholder of a config key: INT, FLOAT, BOOL, DIR, FILE, {a,b} or TEXT."""
+    from typing import Literal, get_args, get_origin
+
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if get_origin(tp) is not Literal and len(args) == 1:
+        tp = args[0]  # an optional value: the placeholder of the value
+    if get_origin(tp) is Literal:
+        return "{" + ",".join(str(a) for a in get_args(tp)) + "}"
+    names = {bool: "BOOL", int: "INT", float: "FLOAT"}
+    if tp in names:
+        return names[tp]
+    name = key.rsplit(".", 1)[-1]
+    if name.endswith(("_root", "_dir")):
+        return "DIR"
+    if name == "resume":
+        return "FILE|auto"
+    if name.endswith(("_csv", "_file")):
+        return "FILE"
+    return "TEXT"
+
+
 def add_config_args(p: argparse.ArgumentParser, flags: dict[str, tuple[str, str]]) -> None:
-    """``--config``, the named ``flags`` (help with key and default) and ``KEY=VALUE`` overrides."""
+    """``--config``, the named ``flags`` (help with key and default) and ``KEY=VALUE`` overrides.
+
+    A flag of a true/false key may stand alone (``--overwrite`` is
+    ``--overwrite true``).
+    """
     from cpckit.config import Config, iter_fields
 
-    defaults = {key: default for key, _, default, _ in iter_fields(Config)}
+    fields = {key: (tp, default) for key, tp, default, _ in iter_fields(Config)}
     p.add_argument(
         "--config", metavar="FILE.yaml", help="YAML config (sections as in `cpckit config --keys`)"
     )
     for flag, (key, help_text) in flags.items():
+        tp, default = fields[key]
+        bare = {"nargs": "?", "const": "true"} if tp is bool else {}
         p.add_argument(
             flag,
-            metavar="VALUE",
+            metavar=placeholder(key, tp),
             default=None,
-            help=f"{help_text} [{key}, default: {defaults.get(key)!s}]",
+            help=f"{help_text} [{key}, default: {default!s}]",
+            **bare,  # type: ignore[arg-type]
         )
     p.add_argument(
         "overrides",

@@ -8,6 +8,7 @@ every weight is finite: a run that diverges keeps its last good checkpoint.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 
+from cpckit.errors import CpckitError
 from cpckit.training.callbacks import TrainBatchCallback
 from cpckit.training.guard import DivergenceError, first_nonfinite
 from cpckit.training.run_folder import TEMP_SUFFIX, atomic_save
@@ -32,6 +34,7 @@ __all__ = [
     "is_valid_checkpoint",
     "newest_valid_checkpoint",
     "set_aside_newer",
+    "set_aside_unreadable",
 ]
 
 log = logging.getLogger(__name__)
@@ -113,7 +116,16 @@ class RunCheckpoint(TrainBatchCallback, Checkpoint):
         if bad is not None:
             raise DivergenceError(step, "not finite after the optimizer step", what=f"weight {bad}")
         path = self.dirpath / f"step{step:08d}.ckpt"
-        trainer.save_checkpoint(path)
+        try:
+            trainer.save_checkpoint(path)
+        except OSError as exc:
+            if exc.errno not in _FULL:
+                raise
+            raise CpckitError(
+                f"cannot write checkpoint {path}: {os.strerror(exc.errno or 0)}; the checkpoints "
+                f"already in {self.dirpath} are intact: free some space and run again with "
+                "--resume auto"
+            ) from None
         self._saved_step = step
         if trainer.is_global_zero:
             self._link_last(path)
@@ -134,6 +146,9 @@ class RunCheckpoint(TrainBatchCallback, Checkpoint):
         for _, path in steps[: -self.keep]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def _step_files(folder: Path) -> list[tuple[int, Path]]:
@@ -199,6 +214,26 @@ def set_aside_newer(folder: Path, step: int) -> list[Path]:
         found = checkpoint_step(path)
         if found is not None and found > step:
             target = folder / "abandoned" / path.name
+            target.parent.mkdir(exist_ok=True)
+            os.replace(path, target)
+            moved.append(target)
+    return moved
+
+
+def set_aside_unreadable(folder: Path) -> list[Path]:
+    """Move checkpoints that do not load to ``folder/unreadable/``; return their new paths.
+
+    A truncated ``step00000900.ckpt`` left in place would count among the
+    newest when old checkpoints are pruned, and a run starting at step 0
+    would delete its own fresh ones to keep it. Moved, not deleted: the
+    bytes may still be worth something to whoever wrote them.
+    """
+    moved: list[Path] = []
+    if not folder.is_dir():
+        return moved
+    for path in sorted(folder.glob("*.ckpt")):
+        if checkpoint_step(path) is None:
+            target = folder / "unreadable" / path.name
             target.parent.mkdir(exist_ok=True)
             os.replace(path, target)
             moved.append(target)

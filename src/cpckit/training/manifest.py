@@ -130,4 +130,7 @@ class RunManifest:
         end = now_iso()
         self.session.update(end_time=end, status=status, end_step=step)
         self.data.update(status=status, end_time=end, global_step=step, error=error)
-        self.write()
+        try:
+            self.write()
+        except OSError as exc:  # a full disk must not hide the error that ended the run
+            print(f"warning: cannot record the run's end in {self.path}: {exc}", file=sys.stderr)

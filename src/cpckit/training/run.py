@@ -7,11 +7,14 @@ One code path serves one process and many (DDP): every process runs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +129,21 @@ def _find_resume(cfg: Config, paths: RunPaths) -> _Resume | None:
     return _Resume(resume, int(blob["global_step"]), changed, saved, shapes)
 
 
+def _check_paths(cfg: Config) -> None:
+    """The run folder can be written and the data roots exist: checked before any data loads."""
+    from cpckit.paths import check_input_file, check_input_folder, check_output_folder
+
+    check_output_folder(cfg.train.out_dir, "train.out_dir")
+    if cfg.data.use_mock_data:
+        return
+    for key in ("audio_root", "image_root"):
+        value = getattr(cfg.data, key)
+        if value:
+            check_input_folder(value, f"data.{key}")
+    if cfg.data.pairs_csv:
+        check_input_file(cfg.data.pairs_csv, "data.pairs_csv")
+
+
 def train(
     cfg: Config, *, stdout_is_tty: bool | None = None, callbacks: Sequence[Any] = ()
 ) -> TrainResult:
@@ -133,11 +151,37 @@ def train(
 
     ``callbacks`` are Lightning callbacks run after the run's own (e.g. a
     benchmark's probe every minute of training).
+
+    Raises:
+        ConfigError: before any data loads, for a bad value, path or run
+            folder (one holding a run without ``train.resume`` /
+            ``train.overwrite``, or one another run is writing).
     """
+    from cpckit.training.folder_guard import RunLock, check_reuse, is_global_zero
+
+    t0 = time.perf_counter()
+    _quiet_lightning()
+    _check_train_config(cfg)
+    _check_paths(cfg)
+    paths = RunPaths(cfg.train.out_dir)
+    if not is_global_zero():  # a DDP process started by rank 0, which holds the lock
+        return _train(cfg, paths, t0, stdout_is_tty, callbacks)
+    lock = RunLock(paths.root)
+    with lock:
+        for note in lock.notes:
+            print(note, flush=True)
+        check_reuse(paths, resume=cfg.train.resume, overwrite=cfg.train.overwrite)
+        return _train(cfg, paths, t0, stdout_is_tty, callbacks)
+
+
+def _train(
+    cfg: Config, paths: RunPaths, t0: float, stdout_is_tty: bool | None, callbacks: Sequence[Any]
+) -> TrainResult:
     import lightning as L
 
     from cpckit.data.datamodule import build_datasets
     from cpckit.training.checkpoints import newest_valid_checkpoint
+    from cpckit.training.folder_guard import is_global_zero
     from cpckit.training.guard import DivergenceError
     from cpckit.training.manifest import RunManifest
     from cpckit.training.process import set_threads
@@ -145,13 +189,11 @@ def train(
     from cpckit.training.sampling import make_run_loader
     from cpckit.training.trainer import build_module, make_trainer
 
-    t0 = time.perf_counter()
-    _quiet_lightning()
-    _check_train_config(cfg)
     set_threads(cfg.train.threads, cfg.train.devices * cfg.train.num_nodes)
-    paths = RunPaths(cfg.train.out_dir)
-    logger = make_logger(cfg, paths)
     resume = _find_resume(cfg, paths)
+    if cfg.train.overwrite and resume is None and is_global_zero():
+        _clear_for_overwrite(paths)
+    logger = make_logger(cfg, paths)
 
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     bundle = build_datasets(cfg)
@@ -201,6 +243,10 @@ def train(
             val_dataloaders=val_loader,
             ckpt_path=None if resume is None else resume.path,
         )
+        if trainer.global_rank != 0 or manifest is None:
+            return TrainResult(paths.root, {}, time.perf_counter() - t0)
+        with _terminate_as_interrupt():  # Lightning's own SIGTERM handler ends with fit
+            result = finish_run(model, cfg, paths, bundle, t0)
     except DivergenceError as exc:
         diverged = exc.in_run(newest_valid_checkpoint(paths.checkpoints), cfg.train.lr)
         if manifest is not None:
@@ -216,19 +262,41 @@ def train(
             failure = f"{type(exc).__name__}: {exc}"
             manifest.finish("failed", step=trainer.global_step, error=failure)
         raise
-
-    if trainer.global_rank != 0 or manifest is None:
-        return TrainResult(paths.root, {}, time.perf_counter() - t0)
-    result = finish_run(model, cfg, paths, bundle, t0)
     manifest.finish("finished", step=trainer.global_step)
     return result
+
+
+def _clear_for_overwrite(paths: RunPaths) -> None:
+    from cpckit.training.folder_guard import clear_outputs
+
+    removed = clear_outputs(paths)
+    if removed:
+        shown = ", ".join(removed[:4]) + (f" and {len(removed) - 4} more" if len(removed) > 4 else "")
+        print(f"overwrite: removed the earlier run's {shown} from {paths.root}", flush=True)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt in the block, so the run's ending is recorded."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _prepare_run_folder(
     cfg: Config, paths: RunPaths, bundle: Any, resume: _Resume | None, trainer: Any, logger: Any
 ) -> Any:
     """Rank 0, before training: folders, config.yaml, manifest.json; report the resume."""
-    from cpckit.training.checkpoints import set_aside_newer
+    from cpckit.training.checkpoints import set_aside_newer, set_aside_unreadable
     from cpckit.training.manifest import RunManifest
 
     paths.root.mkdir(parents=True, exist_ok=True)
@@ -239,6 +307,13 @@ def _prepare_run_folder(
     for key, value in bundle.info.items():
         print(f"data: {key}: {value}", flush=True)
     start = 0 if resume is None else resume.step
+    unreadable = set_aside_unreadable(paths.checkpoints)
+    if unreadable:
+        print(
+            f"checkpoints: {len(unreadable)} that do not load ({unreadable[0].name}...) moved to "
+            f"{unreadable[0].parent}",
+            flush=True,
+        )
     if resume is not None:
         print(f"resume: from {resume.path} (step {resume.step})", flush=True)
         for key, (then, now) in resume.changed.items():
