@@ -426,6 +426,11 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
     def __len__(self) -> int:
         return len(self._rows)
 
+    @property
+    def cached(self) -> bool:
+        """True when the decoded clips and images are held in memory."""
+        return self._audio is not None
+
     def clip(self, i: int) -> np.ndarray:
         """Whole decoded clip of item ``i``, ``(S,)`` float32."""
         row = int(self._rows[i])
