@@ -80,6 +80,23 @@ def test_override_values_are_read_as_yaml() -> None:
             "but model.prediction_steps = 12 needs at least 13: raise data.full_duration to >= 0.12",
         ),
         (
+            [
+                "data.sample_rate=8000",
+                "data.full_duration=0.03",
+                "model.prediction_steps=3",
+                "audio_encoder.n_fft=200",
+                "audio_encoder.win_length=200",
+                "audio_encoder.hop_length=80",
+                "audio_encoder.mel_layers=1",
+            ],
+            # 4 latent steps for K = 3, but only the first one is valid: nothing to predict
+            "data.full_duration = 0.03 s at 8000 Hz gives 240 samples, but the log-mel encoder "
+            "(audio_encoder.n_fft = 200, hop_length = 80, mel_layers = 1) needs 260 samples "
+            "(0.0325 s) for 2 valid latent steps, the fewest that give one prediction: raise "
+            "data.full_duration to >= 0.033 s, or use a smaller audio_encoder.n_fft, hop_length "
+            "or mel_layers",
+        ),
+        (
             ["audio_encoder.conv_layers=[[1,8,4,2,1]]"],
             "audio_encoder.conv_layers[0] = [1, 8, 4, 2, 1] must have 6 values [in, out, kernel, stride, padding, dilation]",
         ),

@@ -196,3 +196,20 @@ def test_padded_latents_are_neither_targets_nor_negatives() -> None:
     torch.manual_seed(9)
     b2 = obj({"audio": CPCOutput(z=z2, c=out.c, pred=out.pred, valid=valid)}).loss
     assert a.item() == pytest.approx(b2.item(), abs=1e-5)
+
+
+def test_info_nce_counts_the_valid_predictions_of_each_step() -> None:
+    torch.manual_seed(0)
+    pos, neg = torch.randn(2, 3, 2), torch.randn(2, 3, 2, 4)
+    valid = torch.tensor([[[True, True], [True, False], [False, False]]] * 2)
+    assert info_nce(pos, neg, valid=valid).n_valid.tolist() == [4, 2]
+    assert info_nce(pos, neg).n_valid.tolist() == [6, 6]
+    assert debiased_info_nce(pos, neg, valid=valid).n_valid.tolist() == [4, 2]
+
+
+def test_info_nce_without_any_valid_prediction_is_zero_not_nan() -> None:
+    """Evaluation may score a batch of clips too short to predict anything: 0, counted as 0."""
+    pos, neg = torch.randn(2, 3, 2), torch.randn(2, 3, 2, 4)
+    res = info_nce(pos, neg, valid=torch.zeros(2, 3, 2, dtype=torch.bool))
+    assert res.loss.item() == 0.0 and res.n_valid.tolist() == [0, 0]
+    assert res.step_accuracy.tolist() == [0.0, 0.0]

@@ -24,6 +24,7 @@ from cpckit.encoders.audio import (
     conv_stack_output_length,
     conv_stack_receptive_field,
 )
+from cpckit.errors import ConfigError
 from cpckit.model import CPCModel
 from cpckit.negatives.base import NegativeSampler
 from cpckit.negatives.momentum import MomentumEncoder
@@ -40,8 +41,12 @@ __all__ = [
     "check_audio_window",
     "check_config",
     "load_checked_config",
+    "min_clip_samples",
     "modalities_of",
 ]
+
+PREDICTION_STEPS_NEEDED = 2
+"""Valid latent steps a clip needs for one CPC prediction: step 1 from the first to the second."""
 
 
 def load_checked_config(
@@ -115,7 +120,59 @@ def check_audio_window(cfg: Config) -> int:
         cfg.model.prediction_steps,
         output_length=lambda n: audio_latent_length(cfg, n),
     )
+    need = min_clip_samples(cfg)
+    if need > plan.window_samples:
+        # enough latent steps, but too few of them valid: every prediction would be masked
+        rate = cfg.data.sample_rate
+        raise ConfigError(
+            f"data.full_duration = {cfg.data.full_duration:g} s at {rate} Hz gives "
+            f"{plan.window_samples} samples, but the {encoder_summary(cfg)} needs {need} samples "
+            f"({need / rate:.4g} s) for {PREDICTION_STEPS_NEEDED} valid latent steps, the fewest "
+            f"that give one prediction: raise data.full_duration to >= "
+            f"{-(-need * 1000 // rate) / 1000:g} s, or use {_smaller_encoder_keys(cfg)}"
+        )
     return plan.window_samples
+
+
+def min_clip_samples(cfg: Config) -> int:
+    """The fewest samples of a clip that give one valid CPC prediction with the configured encoder.
+
+    A prediction of step k made at latent step t is scored only when its
+    target ``t + k`` is a valid latent step (one that depends on nothing
+    after the clip's end, per the encoder's ``valid_mask``), so a clip needs
+    two valid steps; a shorter one trains nothing and is padding to every
+    batch it is in. Measured on the encoder itself
+    (:func:`cpckit.encoders.steps.min_samples`), so it follows every
+    encoder's own arithmetic.
+    """
+    import torch
+
+    from cpckit.encoders.steps import min_samples
+
+    with torch.device("meta"):  # only the arithmetic is used: no weights are allocated
+        encoder = _audio_encoder(cfg)
+    return min_samples(encoder, steps=PREDICTION_STEPS_NEEDED)
+
+
+def encoder_summary(cfg: Config) -> str:
+    """The configured audio encoder in a few words, for messages about its sample needs."""
+    enc = cfg.audio_encoder
+    if enc.kind == "mel":
+        return (
+            f"log-mel encoder (audio_encoder.n_fft = {enc.n_fft}, hop_length = {enc.hop_length}, "
+            f"mel_layers = {enc.mel_layers})"
+        )
+    rows = _conv_rows(cfg)
+    return (
+        f"conv encoder (receptive field {conv_stack_receptive_field(rows)} samples, "
+        f"{conv_stack_downsampling(rows)}x downsampling)"
+    )
+
+
+def _smaller_encoder_keys(cfg: Config) -> str:
+    if cfg.audio_encoder.kind == "mel":
+        return "a smaller audio_encoder.n_fft, hop_length or mel_layers"
+    return "smaller kernels or strides in audio_encoder.conv_layers"
 
 
 def modalities_of(cfg: Config) -> list[str]:

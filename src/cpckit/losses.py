@@ -25,11 +25,18 @@ class InfoNCEResult:
         step_loss: ``(K,)`` mean loss of each prediction step.
         step_accuracy: ``(K,)`` fraction of predictions whose positive scores
             above every valid negative.
+        n_valid: ``(K,)`` int64 number of valid predictions of each step. A
+            step without any has loss and accuracy 0 (the mean over nothing
+            is taken as 0, so evaluating a batch of very short clips works);
+            a training step checks that the total is not 0
+            (:func:`cpckit.training.guard.check_predictions`), because such
+            a loss is a constant that trains nothing.
     """
 
     loss: Tensor
     step_loss: Tensor
     step_accuracy: Tensor
+    n_valid: Tensor
 
 
 def _reduce(
@@ -41,9 +48,12 @@ def _reduce(
     if valid is None:
         step_loss = flat_loss.mean(0)
         step_acc = flat_correct.mean(0)
+        n_valid = torch.full((k,), flat_loss.shape[0], dtype=torch.int64, device=row_loss.device)
     else:
-        w = valid.reshape(-1, k).to(row_loss.dtype)
-        count = w.sum(0).clamp_min(1.0)
+        flat_valid = valid.reshape(-1, k)
+        n_valid = flat_valid.sum(0, dtype=torch.int64)
+        w = flat_valid.to(row_loss.dtype)
+        count = n_valid.to(row_loss.dtype).clamp_min(1.0)
         step_loss = (flat_loss * w).sum(0) / count
         step_acc = (flat_correct * w).sum(0) / count
     if step_weights is None:
@@ -51,7 +61,7 @@ def _reduce(
     else:
         sw = step_weights.to(step_loss)
         loss = (step_loss * sw).sum() / sw.sum()
-    return InfoNCEResult(loss, step_loss.detach(), step_acc.detach())
+    return InfoNCEResult(loss, step_loss.detach(), step_acc.detach(), n_valid)
 
 
 def info_nce(

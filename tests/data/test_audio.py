@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 
@@ -144,7 +145,7 @@ def test_corrupt_file_is_skipped_with_a_warning_naming_it(fsdd_folder: Path):
     assert any(m.startswith(f"skipping unreadable audio file {bad}") for m in messages)
     assert any(m.startswith(f"skipping unreadable audio file {empty}") for m in messages)
     assert ds.skipped == ["1_bob_9.wav", "2_bob_9.wav"] and len(ds) == 18
-    assert ds.summary()["skipped (unreadable)"] == 2
+    assert ds.summary()["skipped (unreadable or not finite)"] == 2
 
 
 def test_folder_of_only_corrupt_files_is_an_error(tmp_path: Path):
@@ -153,6 +154,50 @@ def test_folder_of_only_corrupt_files_is_an_error(tmp_path: Path):
         warnings.simplefilter("ignore")
         with pytest.raises(DataError, match=r"none of the 1 audio files under .* could be read"):
             AudioFolderDataset(tmp_path, 16000)
+
+
+def _nan_wav(path: Path, rate: int = 8000) -> Path:
+    wave = np.full(2000, 0.1, dtype=np.float32)
+    wave[500] = np.nan
+    sf.write(path, wave, rate, subtype="FLOAT")
+    return path
+
+
+def test_nan_file_is_skipped_and_counted_like_a_corrupt_one(fsdd_folder: Path):
+    bad = _nan_wav(fsdd_folder / "1_bob_9.wav")
+    with pytest.warns(UserWarning) as record:
+        ds = AudioFolderDataset(
+            fsdd_folder, 8000, label_regex=NAME_PATTERNS["fsdd"], label_key="digit"
+        )
+    messages = [str(w.message) for w in record]
+    warning = (
+        f"skipping audio file {bad}: it holds 1 NaN sample value(s) of 2000 (the first in frame "
+        "500, at 0.0625 s); only finite samples can be trained on: repair or re-export the file, "
+        "or remove it"
+    )
+    assert warning in messages
+    assert ds.skipped == ["1_bob_9.wav"] and len(ds) == 18 and "1_bob_9.wav" not in ds.paths
+    assert ds.summary()["skipped (unreadable or not finite)"] == 1
+
+
+def test_folder_of_only_nan_files_is_the_no_usable_file_error(tmp_path: Path):
+    _nan_wav(tmp_path / "a.wav")
+    _nan_wav(tmp_path / "b.wav")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(DataError) as err:
+            AudioFolderDataset(tmp_path, 8000)
+    assert str(err.value) == (
+        f"none of the 2 audio files under {tmp_path} could be read (unreadable, empty, or "
+        "holding NaN or infinite samples; e.g. a.wav): see the warnings above"
+    )
+
+
+def test_lazy_decoding_of_a_nan_file_is_an_error_naming_it(fsdd_folder: Path):
+    ds = AudioFolderDataset(fsdd_folder, 8000, cache=False)
+    bad = _nan_wav(fsdd_folder / ds.paths[0])
+    with pytest.raises(DataError, match=re.escape(f"audio file {bad} holds 1 NaN sample")):
+        ds[0]
 
 
 def test_empty_folder_error_message(tmp_path: Path):

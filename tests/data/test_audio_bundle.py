@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cpckit.build import load_checked_config
+from cpckit.build import load_checked_config, min_clip_samples
 from cpckit.config import Config
 from cpckit.data.audio_bundle import find_clips, real_audio_bundle
 from cpckit.data.datamodule import build_datasets
@@ -267,3 +267,39 @@ def test_window_too_short_for_k_is_the_one_window_error(folder: Path) -> None:
     ) as info:
         _cfg(folder, "data.full_duration=0.03")
     assert np.char.count(str(info.value), "raise data.full_duration to >= 0.04 s") == 1
+
+
+def test_clips_too_short_for_one_prediction_are_dropped_and_counted(
+    folder: Path, write_audio: Callable[..., Path]
+) -> None:
+    # the log-mel encoder of FSDD (n_fft 200, hop 80, 3 CNN layers) needs 420 samples for 2
+    # valid latent steps; 410 samples give 1, so such a clip predicts nothing
+    for take in range(2):
+        write_audio(folder / f"0_cid_{take}.wav", 410 / 8000, 8000, 300)
+    cfg = _cfg(folder)
+    assert min_clip_samples(cfg) == 420
+    bundle = real_audio_bundle(cfg)
+    assert bundle.info["too-short clips"] == (
+        "dropped 2 of 18 clips shorter than 420 samples (0.0525 s at 8000 Hz), too short for "
+        "one valid prediction: 0_cid_0.wav, 0_cid_1.wav"
+    )
+    assert bundle.info["clips"] == 16 and bundle.info["skipped files"] == 0
+    kept = [*bundle.probe_train.paths, *bundle.probe_test.paths]
+    assert len(kept) == 16 and not any("cid" in p for p in kept)
+
+
+def test_folder_of_only_too_short_clips_is_one_error_naming_the_minimum(
+    tmp_path: Path, write_audio: Callable[..., Path]
+) -> None:
+    root = tmp_path / "tiny"
+    for d in range(2):
+        write_audio(root / f"{d}_ann_0.wav", 0.01, 8000, 300)
+    with pytest.raises(DataError) as err:
+        real_audio_bundle(_cfg(root))
+    assert str(err.value) == (
+        f"all 2 clips under data.audio_root {root} are shorter than 420 samples (0.0525 s at "
+        "8000 Hz), the fewest that give one valid prediction with the log-mel encoder "
+        "(audio_encoder.n_fft = 200, hop_length = 80, mel_layers = 3) (the longest has 80 "
+        "samples): use longer recordings, a higher data.sample_rate, or an encoder that needs "
+        "fewer samples (audio_encoder.kind, n_fft, hop_length, mel_layers or conv_layers)"
+    )

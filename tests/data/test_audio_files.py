@@ -10,12 +10,14 @@ import pytest
 import soundfile as sf
 
 from cpckit.data.audio_files import (
+    NonFiniteAudioError,
     find_audio_files,
     normalize_waveform,
     read_audio,
     resampled_length,
     to_mono,
 )
+from cpckit.errors import DataError
 
 WriteAudio = Callable[..., Path]
 
@@ -74,3 +76,44 @@ def test_files_are_found_recursively_sorted_and_hidden_ones_ignored(
             write_audio(tmp_path / rel, seconds=0.1)
     assert find_audio_files(tmp_path) == ["a/1.flac", "a/c/3.WAV", "b/2.wav"]
     assert find_audio_files(tmp_path, ("flac",)) == ["a/1.flac"]
+
+
+def _float_wav(path: Path, values: list[float], rate: int = 8000, subtype: str = "FLOAT") -> Path:
+    """A mono float wav of 800 samples of a tone, with ``values`` written from sample 100 on."""
+    wave = (0.3 * np.sin(np.arange(800) / 5.0)).astype(np.float64)
+    wave[100 : 100 + len(values)] = values
+    sf.write(path, wave, rate, subtype=subtype)
+    return path
+
+
+def test_read_audio_refuses_nan_samples_naming_the_file_the_counts_and_the_first_frame(
+    tmp_path: Path,
+):
+    path = _float_wav(tmp_path / "nan.wav", [np.nan, 0.1, np.nan])
+    with pytest.raises(NonFiniteAudioError) as err:
+        read_audio(path, 16000)
+    assert str(err.value) == (
+        f"audio file {path} holds 2 NaN sample value(s) of 800 (the first in frame 100, at "
+        "0.0125 s); only finite samples can be trained on: repair or re-export the file, or "
+        "remove it"
+    )
+    assert err.value.path == str(path) and err.value.reason.startswith("holds 2 NaN")
+    assert isinstance(err.value, DataError)
+
+
+def test_read_audio_refuses_infinite_samples_of_a_double_stereo_file(tmp_path: Path):
+    path = tmp_path / "inf.wav"
+    wave = np.zeros((400, 2))
+    wave[7, 1], wave[9, 0], wave[20, 0] = np.inf, -np.inf, np.nan
+    sf.write(path, wave, 16000, subtype="DOUBLE")
+    with pytest.raises(NonFiniteAudioError) as err:
+        read_audio(path)
+    assert err.value.reason.startswith(
+        "holds 1 NaN and 2 infinite sample value(s) of 800 (the first in frame 7, at 0.0004375 s)"
+    )
+
+
+def test_finite_float_files_read_as_before(tmp_path: Path):
+    path = _float_wav(tmp_path / "ok.wav", [1.0, -1.0], subtype="DOUBLE")
+    x = read_audio(path)
+    assert x.shape == (800,) and np.isfinite(x).all() and x[100] == 1.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -47,6 +48,59 @@ def test_checksum_mismatch_is_an_error_and_deletes_the_download(server: FileServ
         f"(downloaded from {server.url}/a.bin; the file was deleted"
     )
     assert not (tmp_path / "a.bin").exists() and not (tmp_path / "a.bin.part").exists()
+
+
+def test_existing_file_with_the_wrong_checksum_is_set_aside_not_deleted(
+    server: FileServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    data = np.random.default_rng(4).bytes(5_000)
+    server.files["/a.tar.gz"] = data
+    mine = b"the user's own copy, truncated"
+    (tmp_path / "a.tar.gz").write_bytes(mine)
+    got = hashlib.md5(mine).hexdigest()
+    with caplog.at_level(logging.WARNING, logger="cpckit.data.download"):
+        out = download(
+            f"{server.url}/a.tar.gz", tmp_path / "a.tar.gz", checksum=_md5(data), progress=False
+        )
+    aside = tmp_path / f"a.tar.gz.bad-{got[:8]}"
+    assert out.read_bytes() == data and aside.read_bytes() == mine
+    assert caplog.messages == [
+        f"{tmp_path / 'a.tar.gz'} did not match its checksum (expected md5 "
+        f"{hashlib.md5(data).hexdigest()}, got {got}) and was moved to {aside}; downloading it "
+        "again"
+    ]
+    # the same bad copy a second time: a new name, the first one is not overwritten
+    (tmp_path / "a.tar.gz").write_bytes(mine)
+    download(f"{server.url}/a.tar.gz", tmp_path / "a.tar.gz", checksum=_md5(data), progress=False)
+    assert (tmp_path / f"a.tar.gz.bad-{got[:8]}.1").read_bytes() == mine
+    assert aside.read_bytes() == mine
+
+
+def test_set_aside_file_is_named_in_the_error_when_the_download_fails(tmp_path: Path):
+    mine = b"not the archive"
+    (tmp_path / "a.tar.gz").write_bytes(mine)
+    want = "0" * 32
+    got = hashlib.md5(mine).hexdigest()
+    with pytest.raises(DataError) as err:
+        download("http://127.0.0.1:1/a.tar.gz", tmp_path / "a.tar.gz", checksum=f"md5:{want}")
+    aside = tmp_path / f"a.tar.gz.bad-{got[:8]}"
+    assert str(err.value) == (
+        "could not download http://127.0.0.1:1/a.tar.gz: the connection was refused; on a "
+        f"machine without internet, put a.tar.gz (from that URL) in {tmp_path} and run prepare "
+        f"again, or use a mirror (--base-url, base_url=); before that, {tmp_path / 'a.tar.gz'} "
+        f"did not match its checksum (expected md5 {want}, got {got}) and was moved to {aside}"
+    )
+    assert aside.read_bytes() == mine and not (tmp_path / "a.tar.gz").exists()
+
+
+def test_download_into_a_folder_that_cannot_be_made_is_one_error(tmp_path: Path):
+    (tmp_path / "f").write_text("a file")
+    with pytest.raises(DataError) as err:
+        download("http://127.0.0.1:1/a.bin", tmp_path / "f" / "downloads" / "a.bin", progress=False)
+    assert str(err.value) == (
+        f"cannot create the folder {tmp_path / 'f' / 'downloads'} to download a.bin into: "
+        "Not a directory"
+    )
 
 
 def test_partial_download_resumes_with_a_range_request(server: FileServer, tmp_path: Path):

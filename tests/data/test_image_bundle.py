@@ -206,6 +206,34 @@ def test_img_bundle_csv_pairs_cut_training_windows(tmp_path: Path) -> None:
         build_datasets(cfg_group)
 
 
+def test_img_bundle_csv_pairs_with_too_short_audio_are_dropped_when_cached(
+    tmp_path: Path,
+) -> None:
+    rows = []
+    for i in range(8):
+        n = 100 if i < 2 else 3200  # the default log-mel encoder needs 840 samples
+        sf.write(tmp_path / f"{i}.wav", np.full(n, 0.1, dtype=np.float32), 16000)
+        Image.new("RGB", (16, 16), (20 * i, 0, 0)).save(tmp_path / f"{i}.png")
+        rows.append(f"{i}.wav,{i}.png,{'low' if i % 2 else 'high'}")
+    (tmp_path / "pairs.csv").write_text("audio,image,label\n" + "\n".join(rows) + "\n")
+    overrides = [
+        "data.modality=multimodal",
+        "data.use_mock_data=false",
+        f"data.pairs_csv={tmp_path / 'pairs.csv'}",
+        "data.full_duration=0.2",
+        "data.test_fraction=0.3",
+        *TINY,
+    ]
+    bundle = build_datasets(load_config(None, overrides))
+    assert bundle.info["too-short clips"] == (
+        "dropped 2 of 8 clips shorter than 840 samples (0.0525 s at 16000 Hz), too short for one "
+        "valid prediction: line 2 (0.wav), line 3 (1.wav)"
+    )
+    assert len(bundle.probe_train) + len(bundle.probe_test) == 6  # type: ignore[arg-type]
+    lazy = build_datasets(load_config(None, [*overrides, "data.cache=false"]))
+    assert "too-short clips" not in lazy.info  # not decoded: the training step checks instead
+
+
 def test_img_bundle_image_folder_views_share_labels(tmp_path: Path) -> None:
     _images(tmp_path, {"a": 3, "b": 3})
     ds = ImageFolderDataset(tmp_path, image_size=16)

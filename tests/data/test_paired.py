@@ -222,3 +222,16 @@ def test_img_pairs_csv_missing_csv_and_undecodable_files(tmp_path: Path) -> None
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(DataError, match="pairs.csv:2: cannot decode image file 'bad.png'"):
         PairedCSVDataset(path, sample_rate=8000, image_size=8)
+
+
+def test_img_pairs_csv_audio_with_nan_samples_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "audio,image\na.wav,a.png\nnan.wav,a.png\n")
+    wave = np.zeros(800, dtype=np.float32)
+    wave[3] = np.inf
+    sf.write(tmp_path / "nan.wav", wave, 8000, subtype="FLOAT")
+    with pytest.raises(DataError) as err:
+        PairedCSVDataset(path, sample_rate=8000, image_size=8)
+    assert str(err.value).startswith(
+        f"{path}:3: audio file 'nan.wav' holds 1 infinite sample value(s) of 800 (the first in "
+        "frame 3, at 0.000375 s)"
+    )

@@ -169,3 +169,72 @@ def test_prepare_argument_errors(tmp_path: Path):
         prepare("cifar10", tmp_path, classes=["plane"])
     with pytest.raises(ConfigError, match=r"^checksum 'md5:xyz' is not valid"):
         download("http://127.0.0.1:9/x", tmp_path / "x", checksum="md5:xyz")
+
+
+def _fsdd_archive(tar_gz: TarGz) -> bytes:
+    top = "free-spoken-digit-dataset-1.0.9/recordings"
+    return tar_gz({f"{top}/{d}_ann_0.wav": wav_bytes() for d in range(2)})
+
+
+def test_prepare_keeps_an_archive_put_there_by_hand(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
+    archive = _fsdd_archive(tar_gz)
+    mine = tmp_path / "downloads" / "v1.0.9.tar.gz"
+    mine.parent.mkdir()
+    mine.write_bytes(archive)
+    checksums = {"v1.0.9.tar.gz": md5(archive)}
+    path = prepare("fsdd", tmp_path, base_url=server.url, checksums=checksums, progress=False)
+    assert sorted(p.name for p in path.iterdir()) == ["0_ann_0.wav", "1_ann_0.wav"]
+    assert server.requests == [] and mine.read_bytes() == archive  # used, and not deleted
+
+
+def test_prepare_sets_a_mismatching_archive_aside_and_downloads_it_again(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
+    archive = _fsdd_archive(tar_gz)
+    server.files["/v1.0.9.tar.gz"] = archive
+    mine = tmp_path / "downloads" / "v1.0.9.tar.gz"
+    mine.parent.mkdir()
+    mine.write_bytes(archive[:100])
+    checksums = {"v1.0.9.tar.gz": md5(archive)}
+    path = prepare("fsdd", tmp_path, base_url=server.url, checksums=checksums, progress=False)
+    assert len(list(path.iterdir())) == 2 and len(server.requests) == 1
+    aside = mine.with_name(f"v1.0.9.tar.gz.bad-{md5(archive[:100])[4:12]}")
+    assert aside.read_bytes() == archive[:100]
+    assert not mine.exists()  # the download, extracted, is ours to delete
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            "file",
+            "root {root} is a file, not a folder: give a folder to put the dataset in (--root)",
+        ),
+        (
+            "under",
+            "root {root} is under {file}, which is a file, not a folder: give a folder to put the "
+            "dataset in (--root)",
+        ),
+        (
+            "readonly",
+            "root {root} is not writable: give a folder you can write to (--root), or change its "
+            "permissions",
+        ),
+    ],
+)
+def test_prepare_root_that_cannot_hold_the_dataset_is_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: str, message: str
+):
+    import cpckit.data.prepare as prepare_module
+
+    file = tmp_path / "f"
+    file.write_text("a file of the user's")
+    root = {"file": file, "under": file / "sub", "readonly": tmp_path / "ro"}[make]
+    if make == "readonly":  # tests may run as root, who can write anywhere
+        monkeypatch.setattr(prepare_module.os, "access", lambda path, mode: False)
+    with pytest.raises(DataError) as err:
+        prepare("fsdd", root, progress=False)
+    assert str(err.value) == message.format(root=root, file=file)
+    assert file.read_text() == "a file of the user's"

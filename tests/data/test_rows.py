@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 from PIL import Image
 
 from cpckit.config import default_conv_layers
@@ -35,6 +37,26 @@ def test_open_folder_windows_and_too_short_clips(tmp_path: Path, write_audio: Wr
     assert data.rows[0]["audio"].shape == (1, 3200)
     with pytest.raises(CpckitError, match="give --windows-per-file and --window-seconds together"):
         open_folder(tmp_path, "audio", windows_per_file=2)
+
+
+def test_open_folder_names_nan_files_apart_from_unreadable_ones(
+    tmp_path: Path, write_audio: WriteAudio
+):
+    write_audio(tmp_path / "good.wav", seconds=0.1, rate=16000)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....not a wave")
+    sf.write(tmp_path / "nan.wav", np.full(1600, np.nan, dtype=np.float32), 16000, subtype="FLOAT")
+    with pytest.warns(UserWarning) as record:
+        data = open_folder(tmp_path, "audio")
+    messages = [str(w.message) for w in record]
+    assert any(
+        m.startswith(f"skipping unreadable audio file {tmp_path / 'broken.wav'}") for m in messages
+    )
+    assert any(
+        m.startswith(f"skipping audio file {tmp_path / 'nan.wav'}: it holds 1600 NaN")
+        for m in messages
+    )
+    assert data.paths == ["good.wav"]
+    assert data.skipped == ["broken.wav (unreadable)", "nan.wav (not finite)"]
 
 
 def test_open_folder_images_skips_unreadable_files(tmp_path: Path):

@@ -10,12 +10,14 @@ rate (:mod:`cpckit.data.audio_files`). Items follow docs/contracts.md::
 Decoding strategy. Construction opens every file's header (``soundfile.info``)
 to learn its rate and length and to skip unreadable files with a warning
 naming each one. With ``cache=True`` every clip is then decoded and resampled
-once, at construction, into one flat float32 array in the main process:
+once, at construction, into one flat float32 array in the main process
+(a file holding NaN or infinite samples is then skipped and counted like an
+unreadable one):
 DataLoader workers inherit it (fork shares the pages), so no epoch decodes
 anything, and only the crop and copy remain per item. With ``cache=False``
 clips are decoded when an item is read (for corpora too large for memory);
-a file whose header reads but whose samples do not raises :class:`DataError`
-naming it at that point.
+a file whose header reads but whose samples do not (or are NaN or infinite)
+raises :class:`DataError` naming it at that point.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from cpckit.data.audio_files import (
+    NonFiniteAudioError,
     check_extensions,
     find_audio_files,
     normalize_waveform,
@@ -50,11 +53,25 @@ __all__ = ["AudioFolderDataset"]
 
 log = logging.getLogger(__name__)
 
-_DECODE_ERRORS = (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError)
+_DECODE_ERRORS = (
+    sf.LibsndfileError,
+    RuntimeError,
+    OSError,
+    ValueError,
+    TypeError,
+    NonFiniteAudioError,
+)
 _MAX_WARNINGS = 20
 
 
 # ----------------------------------------------------------------------------- dataset
+
+
+def _skip_message(path: Path, err: BaseException) -> str:
+    """The warning for a file left out: what was wrong with it, naming it once."""
+    if isinstance(err, NonFiniteAudioError):
+        return f"skipping audio file {path}: it {err.reason}"
+    return f"skipping unreadable audio file {path}: {err}".rstrip()
 
 
 def _rel_path(root: Path, name: str | os.PathLike[str]) -> str:
@@ -101,7 +118,9 @@ class AudioFolderDataset(Dataset[dict[str, Tensor]]):
         label_names / group_names: index -> string.
         lengths: ``(N,)`` int64 whole-clip lengths in samples at ``sample_rate``.
         file_rates: ``(N,)`` int64 sample rates of the files.
-        skipped: relative paths of unreadable files (left out).
+        skipped: relative paths of files left out: unreadable, empty, or (with
+            the cache) holding NaN or infinite samples.
+        not_finite: those of ``skipped`` that hold NaN or infinite samples.
         unmatched: relative paths whose names did not match ``label_regex``.
         dropped: relative paths of clips shorter than the window (``short_clips="drop"``).
 
@@ -164,11 +183,13 @@ class AudioFolderDataset(Dataset[dict[str, Tensor]]):
             source=str(self.root),
         )
         self.unmatched: list[str] = parsed.unmatched
+        self.not_finite: list[str] = []
         keep, rates, lengths, chunks, self.skipped = self._probe(parsed.paths, progress)
         if not keep:
             raise DataError(
                 f"none of the {len(parsed.paths)} audio files under {self.root} could be read "
-                f"(e.g. {self.skipped[0]}); see the warnings above"
+                f"(unreadable, empty, or holding NaN or infinite samples; e.g. {self.skipped[0]}): "
+                "see the warnings above"
             )
         label_values = [parsed.label_values[i] for i in keep] if parsed.label_values else None
         group_values = [parsed.group_values[i] for i in keep] if parsed.group_values else None
@@ -243,10 +264,10 @@ class AudioFolderDataset(Dataset[dict[str, Tensor]]):
                     n = resampled_length(frames, rate, self.sample_rate)
             except _DECODE_ERRORS as err:
                 skipped.append(rel)
+                if isinstance(err, NonFiniteAudioError):
+                    self.not_finite.append(rel)
                 if len(skipped) <= _MAX_WARNINGS:
-                    warnings.warn(
-                        f"skipping unreadable audio file {path}: {err}".rstrip(), stacklevel=3
-                    )
+                    warnings.warn(_skip_message(path, err), stacklevel=3)
                 continue
             keep.append(i)
             rates.append(rate)
@@ -255,7 +276,7 @@ class AudioFolderDataset(Dataset[dict[str, Tensor]]):
                 chunks.append(wave)
         if len(skipped) > _MAX_WARNINGS:
             warnings.warn(
-                f"skipped {len(skipped)} unreadable audio files under {self.root} "
+                f"skipped {len(skipped)} unreadable or non-finite audio files under {self.root} "
                 f"(the first {_MAX_WARNINGS} are named above; all are in .skipped)",
                 stacklevel=3,
             )
@@ -351,6 +372,8 @@ class AudioFolderDataset(Dataset[dict[str, Tensor]]):
         path = self.root / self.paths[i]
         try:
             wave = read_audio(path, self.sample_rate)
+        except NonFiniteAudioError:
+            raise
         except _DECODE_ERRORS as err:
             raise DataError(f"could not decode audio file {path}: {err}") from None
         return normalize_waveform(wave) if self.normalize else wave
@@ -388,7 +411,7 @@ class AudioFolderDataset(Dataset[dict[str, Tensor]]):
             "hours": float(self.lengths.sum()) / self.sample_rate / 3600,
             "classes": len(self.label_names),
             "groups": len(self.group_names),
-            "skipped (unreadable)": len(self.skipped),
+            "skipped (unreadable or not finite)": len(self.skipped),
             "unmatched (label_regex)": len(self.unmatched),
             "dropped (shorter than the window)": len(self.dropped),
         }

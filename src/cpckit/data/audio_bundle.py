@@ -7,6 +7,10 @@ datasets of a run (:class:`~cpckit.data.bundle.DataBundle`):
   (labels from file names with ``data.label_regex``, or from folders with the
   key ``"folder"``), or LibriSpeech's ``speaker/chapter/speaker-chapter-utt.flac``
   layout, recognised by itself (speaker labels);
+- clips too short for one valid CPC prediction (fewer samples than
+  :func:`cpckit.build.min_clip_samples`: two valid latent steps of the
+  configured encoder) are dropped before anything else and counted: they
+  would train nothing, and the end-of-train evaluation cannot encode them;
 - one split (``data.split``: ``ratio``, ``group`` or ``list``, seeded by
   ``train.seed``) into train / validation / probe-test clips;
 - ``train``: random windows of ``data.full_duration`` of the train clips (a
@@ -39,7 +43,13 @@ from cpckit.data.librispeech import LibriSpeechDataset, in_librispeech_layout
 from cpckit.data.splits import Split, split_by_group, split_by_lists, split_by_ratio
 from cpckit.errors import ConfigError, DataError
 
-__all__ = ["DEFAULT_EXTENSIONS", "find_clips", "open_audio_folder", "real_audio_bundle"]
+__all__ = [
+    "DEFAULT_EXTENSIONS",
+    "find_clips",
+    "long_enough",
+    "open_audio_folder",
+    "real_audio_bundle",
+]
 
 DEFAULT_EXTENSIONS: tuple[str, ...] = ("wav", "flac", "ogg")
 """Formats searched first; other formats soundfile reads are used when none of these is there."""
@@ -194,6 +204,53 @@ def open_audio_folder(
     return ds, "folder"
 
 
+# ----------------------------------------------------------------------------- clip lengths
+
+
+def long_enough(
+    lengths: np.ndarray, names: list[str], cfg: Config, where: str
+) -> tuple[np.ndarray, str]:
+    """Indices of the clips long enough for one valid prediction, and a note on the others.
+
+    A clip shorter than :func:`cpckit.build.min_clip_samples` is masked out
+    of every prediction whether padded or not, so training on it only wastes
+    the batch, and the end-of-train evaluation cannot encode it (the log-mel
+    STFT needs more than half a window). The note (``""`` when no clip is
+    dropped) is one line for the data summary.
+
+    Args:
+        lengths: ``(N,)`` samples of each clip at ``data.sample_rate``.
+        names: the clips' names, for the note.
+        cfg: the run's config (the encoder and the sample rate).
+        where: where the clips are, for the messages (e.g. ``"under data.audio_root DIR"``).
+
+    Raises:
+        DataError: every clip is too short (naming the minimum and what changes it).
+    """
+    from cpckit.build import encoder_summary, min_clip_samples
+
+    need = min_clip_samples(cfg)
+    short = np.asarray(lengths) < need
+    if not short.any():
+        return np.arange(len(short)), ""
+    rate = cfg.data.sample_rate
+    minimum = f"{need} samples ({need / rate:.4g} s at {rate} Hz)"
+    if short.all():
+        raise DataError(
+            f"all {len(short)} clips {where} are shorter than {minimum}, the fewest that give "
+            f"one valid prediction with the {encoder_summary(cfg)} (the longest has "
+            f"{int(np.max(lengths))} samples): use longer recordings, a higher data.sample_rate, "
+            "or an encoder that needs fewer samples (audio_encoder.kind, n_fft, hop_length, "
+            "mel_layers or conv_layers)"
+        )
+    dropped = [names[i] for i in np.flatnonzero(short)]
+    note = (
+        f"dropped {len(dropped)} of {len(short)} clips shorter than {minimum}, too short for "
+        f"one valid prediction: {_names(dropped)}"
+    )
+    return np.flatnonzero(~short), note
+
+
 # ----------------------------------------------------------------------------- splits
 
 
@@ -288,7 +345,11 @@ def real_audio_bundle(cfg: Config, *, progress: bool | None = None) -> DataBundl
 
     d = cfg.data
     window = check_audio_window(cfg)
-    base, layout = open_audio_folder(cfg, progress=progress)
+    found, layout = open_audio_folder(cfg, progress=progress)
+    keep, too_short = long_enough(
+        found.lengths, found.paths, cfg, f"under data.audio_root {found.root}"
+    )
+    base = found.subset(keep) if too_short else found
     label_key = d.label_key if layout == "folder" else (d.label_key or "speaker")
     split = _split(base, cfg, label_key)
     if len(split.test) == 0:
@@ -327,6 +388,8 @@ def real_audio_bundle(cfg: Config, *, progress: bool | None = None) -> DataBundl
         ),
         "skipped files": len(base.skipped),
     }
+    if too_short:
+        info["too-short clips"] = too_short
     if base.unmatched:
         info["unmatched files"] = len(base.unmatched)
     if label_key is not None:

@@ -1,7 +1,11 @@
 """Audio files: the formats read, finding them under a folder, decoding them.
 
 Files are decoded with soundfile, mixed down to mono (mean of the channels)
-and resampled with soxr from each file's own rate to the target rate.
+and resampled with soxr from each file's own rate to the target rate. A
+float file (wav or aiff of subtype FLOAT / DOUBLE) can hold NaN or infinite
+samples; decoding refuses it (:class:`NonFiniteAudioError`), because one such
+sample makes every latent step that sees it, the loss and then every weight
+NaN, far from the file that caused it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from cpckit.data.files import walk_files
 from cpckit.errors import DataError
 
 __all__ = [
+    "NonFiniteAudioError",
     "check_extensions",
+    "check_finite",
     "find_audio_files",
     "normalize_waveform",
     "read_audio",
@@ -30,6 +36,45 @@ __all__ = [
 
 _ALIASES = {"aif": "AIFF", "oga": "OGG", "opus": "OGG", "wave": "WAV"}
 _NOT_FILES = {"raw"}  # headerless: cannot be decoded without being told the format
+
+
+class NonFiniteAudioError(DataError):
+    """An audio file decodes to NaN or infinite samples.
+
+    Attributes:
+        path: the file.
+        reason: what is wrong, without the path (for messages that name it already).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"audio file {self.path} {reason}")
+
+
+def check_finite(path: str | os.PathLike[str], data: np.ndarray, rate: int) -> None:
+    """Raise :class:`NonFiniteAudioError` when ``data`` (a decoded file) holds NaN or inf.
+
+    The message counts both kinds and gives the first bad frame, so the
+    file can be found and repaired in an editor.
+
+    Shape:
+        data: ``(S, C)`` or ``(S,)``
+    """
+    finite = np.isfinite(data)
+    if finite.all():
+        return
+    n_nan = int(np.isnan(data).sum())
+    n_inf = int(data.size - finite.sum()) - n_nan
+    kinds = [f"{n} {what}" for n, what in ((n_nan, "NaN"), (n_inf, "infinite")) if n]
+    frames = finite.reshape(len(data), -1).all(axis=1)
+    first = int(np.flatnonzero(~frames)[0])
+    raise NonFiniteAudioError(
+        path,
+        f"holds {' and '.join(kinds)} sample value(s) of {data.size} (the first in frame "
+        f"{first}, at {first / rate:.4g} s); only finite samples can be trained on: "
+        "repair or re-export the file, or remove it",
+    )
 
 
 def supported_extensions() -> list[str]:
@@ -83,12 +128,15 @@ def read_audio(path: str | os.PathLike[str], sample_rate: int | None = None) -> 
         sample_rate: target rate in Hz; None keeps the file's own rate.
 
     Raises the decoder's error (``soundfile.LibsndfileError``, ``OSError``) for
-    an unreadable file.
+    an unreadable file, and :class:`NonFiniteAudioError` for a file holding
+    NaN or infinite samples (checked on the decoded samples, before mixing
+    down and resampling spread them).
 
     Shape:
         -> ``(S,)`` float32
     """
     data, rate = sf.read(os.fspath(path), dtype="float32", always_2d=True)
+    check_finite(path, data, int(rate))
     mono = to_mono(data)
     if sample_rate is not None:
         mono = resample(mono, int(rate), sample_rate)

@@ -2,6 +2,8 @@
 
 A download goes to ``<dest>.part`` (a broken download resumes with an HTTP
 ``Range`` request), is checked against a known md5 or sha256 and renamed.
+A file already at ``<dest>`` that fails the check is renamed aside to
+``<dest>.bad-<hash>``, never deleted, and downloaded again.
 Archives (tar of any compression, zip) are extracted so that no member is
 written outside the target folder; links and device files are not
 extracted, and a marker file records a finished extraction.
@@ -167,6 +169,50 @@ def _fetch(url: str, part: Path, *, progress: bool, timeout: float, label: str) 
             raise _Retry(f"the connection closed after {have + got} of {have + length} bytes")
 
 
+def _set_aside(path: Path, digest: str) -> Path:
+    """Rename ``path`` to ``<name>.bad-<first 8 hex of digest>`` next to it, never over a file.
+
+    A file that fails its checksum may be one the user put there (an archive
+    copied by hand for a machine without internet), so it is kept for them
+    to look at, not deleted; a second bad copy with the same digest prefix
+    gets ``.1``, ``.2``, ...
+    """
+    base = f"{path.name}.bad-{digest[:8]}"
+    target = path.with_name(base)
+    n = 0
+    while target.exists() or target.is_symlink():
+        n += 1
+        target = path.with_name(f"{base}.{n}")
+    os.rename(path, target)
+    return target
+
+
+def _check_existing(dest: Path, checksum: str) -> tuple[bool, str]:
+    """Is ``dest`` (an existing file) the right one? If not, set it aside: ``(ok, note)``.
+
+    The note (for a later error) says what did not match and where the file went.
+    """
+    algo, want = _parse_checksum(checksum)
+    got = file_checksum(dest, algo)
+    if got == want:
+        log.info("%s is already downloaded and verified", dest)
+        return True, ""
+    try:
+        moved = _set_aside(dest, got)
+    except OSError as err:
+        raise DataError(
+            f"{dest} does not match its checksum (expected {algo} {want}, got {got}) and could "
+            f"not be moved aside ({err.strerror or err}): move or delete it, then run prepare "
+            "again"
+        ) from None
+    note = (
+        f"{dest} did not match its checksum (expected {algo} {want}, got {got}) and was moved "
+        f"to {moved}"
+    )
+    log.warning("%s; downloading it again", note)
+    return False, note
+
+
 def download(
     url: str,
     dest: str | os.PathLike[str],
@@ -180,30 +226,56 @@ def download(
     """Download ``url`` to ``dest`` through ``dest.part``, resuming broken transfers.
 
     An existing ``dest`` that passes the checksum (or any existing ``dest``
-    when there is none) is kept. An existing ``dest.part`` is continued with
-    an HTTP ``Range`` request (a server that ignores it sends the whole file
-    again). A transfer that breaks is resumed up to ``retries`` times, waiting
-    ``retry_wait * 2**attempt`` seconds between attempts.
+    when there is none) is kept. One that fails it is renamed to
+    ``<name>.bad-<hash>`` (never deleted: the user may have put it there,
+    and never over another file), with a warning naming both checksums, and
+    the file is downloaded again; when that fails too, the error says what
+    happened to the file. An existing ``dest.part`` is continued with an
+    HTTP ``Range`` request (a server that ignores it sends the whole file
+    again). A transfer that breaks is resumed up to ``retries`` times,
+    waiting ``retry_wait * 2**attempt`` seconds between attempts.
 
     Raises:
         DataError: the download fails (after the retries) or the checksum
-            differs (the downloaded file is then deleted).
+            of the download differs (the download is then deleted).
     """
     dest = Path(dest)
     if checksum is not None:
         _parse_checksum(checksum)
+    note = ""
     if dest.is_file():
         if checksum is None:
             log.info("%s is already downloaded", dest)
             return dest
-        try:
-            verify_checksum(dest, checksum)
-            log.info("%s is already downloaded and verified", dest)
+        ok, note = _check_existing(dest, checksum)
+        if ok:
             return dest
-        except DataError:
-            log.warning("%s does not match its checksum; downloading it again", dest)
-            dest.unlink()
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _transfer(url, dest, checksum, progress, timeout, retries, retry_wait)
+    except DataError as err:
+        if not note:
+            raise
+        raise DataError(f"{err}; before that, {note}") from None
+    return dest
+
+
+def _transfer(
+    url: str,
+    dest: Path,
+    checksum: str | None,
+    progress: bool,
+    timeout: float,
+    retries: int,
+    retry_wait: float,
+) -> None:
+    """Fetch ``url`` into ``dest.part`` with retries, check it and rename it to ``dest``."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(
+            f"cannot create the folder {dest.parent} to download {dest.name} into: "
+            f"{err.strerror or err}"
+        ) from None
     part = dest.with_name(dest.name + ".part")
     attempt = 0
     while True:
@@ -239,13 +311,12 @@ def download(
         try:
             verify_checksum(part, checksum)
         except DataError as err:
-            part.unlink()
+            part.unlink()  # our own download, not a file the user put there
             raise DataError(
                 f"{err} (downloaded from {url}; the file was deleted: run prepare again, or "
                 "pass checksums={name: None} to skip the check)"
             ) from None
     os.replace(part, dest)
-    return dest
 
 
 # ----------------------------------------------------------------------------- extraction

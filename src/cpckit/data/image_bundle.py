@@ -25,6 +25,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cpckit.config import Config
 from cpckit.data.bundle import DataBundle
 from cpckit.data.image import ImageFolderDataset
@@ -314,6 +316,22 @@ def _pair_split(ds: PairedCSVDataset, cfg: Config) -> Split:
     )
 
 
+def _long_enough_pairs(ds: PairedCSVDataset, cfg: Config) -> tuple[PairedCSVDataset, str]:
+    """The pairs whose audio gives one valid prediction, and a note on those dropped.
+
+    Only a cached CSV is checked (its clips are decoded already); without
+    the cache a batch of too-short clips stops training at its step instead.
+    """
+    from cpckit.data.audio_bundle import long_enough
+
+    if not ds.cached:
+        return ds, ""
+    lengths = np.array([ds.clip(i).shape[0] for i in range(len(ds))], dtype=np.int64)
+    names = [f"line {line} ({path})" for line, path in zip(ds.lines, ds.audio_paths)]
+    keep, note = long_enough(lengths, names, cfg, f"of data.pairs_csv {ds.csv_path}")
+    return (ds.subset(keep) if note else ds), note
+
+
 def _csv_pairs(cfg: Config, augment: ImageAugment | None) -> DataBundle:
     from cpckit.build import check_audio_window
 
@@ -323,13 +341,14 @@ def _csv_pairs(cfg: Config, augment: ImageAugment | None) -> DataBundle:
             "data.pairs_csv is not set: give a CSV of audio,image[,label] paths (--pairs-csv FILE)"
         )
     window = check_audio_window(cfg)
-    base = PairedCSVDataset(
+    found = PairedCSVDataset(
         d.pairs_csv,
         sample_rate=d.sample_rate,
         image_size=d.image_size,
         cache=d.cache,
         seed=cfg.train.seed,
     )
+    base, too_short = _long_enough_pairs(found, cfg)
     split = _pair_split(base, cfg)
     if len(split.test) == 0:
         raise ConfigError(
@@ -350,6 +369,8 @@ def _csv_pairs(cfg: Config, augment: ImageAugment | None) -> DataBundle:
         f"{len(split.val)} validation, {len(split.test)} probe-test pairs",
         "window": f"{d.full_duration:g} s = {window} samples for CPC; whole clips for the probe",
     }
+    if too_short:
+        info["too-short clips"] = too_short
     return DataBundle(
         train=train,
         probe_train=probe_train,

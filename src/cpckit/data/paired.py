@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from cpckit.data.audio_files import read_audio
+from cpckit.data.audio_files import NonFiniteAudioError, read_audio
 from cpckit.data.bundle import WorkerRNG
 from cpckit.data.image import image_item, read_image
 from cpckit.data.image_augment import ImageAugment
@@ -252,7 +252,8 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
     then scaled to [0, 1], augmented (when asked) and normalised.
 
     With ``cache=True`` every file is decoded when the dataset is built, so a
-    file that cannot be decoded is reported at once; with ``cache=False``
+    file that cannot be decoded, or whose audio holds NaN or infinite
+    samples, is reported at once (a pair is one item: it is not skipped); with ``cache=False``
     files are decoded on access. ``window_samples`` cuts the audio of each
     item to a window (a random crop of a longer clip, zero padding of a
     shorter one, with ``audio_length`` the valid samples), as for CPC
@@ -366,6 +367,11 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
         path = self._path(self.audio_paths[row])
         try:
             wave = read_audio(path, self.sample_rate)
+        except NonFiniteAudioError as exc:
+            raise DataError(
+                f"{self.csv_path}:{self.lines[row]}: audio file {self.audio_paths[row]!r} "
+                f"{exc.reason}"
+            ) from None
         except Exception as exc:  # noqa: BLE001 - any decoder failure is the same user error
             raise DataError(
                 f"{self.csv_path}:{self.lines[row]}: cannot decode audio file "
@@ -419,6 +425,11 @@ class PairedCSVDataset(Dataset[dict[str, Tensor]]):
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    @property
+    def cached(self) -> bool:
+        """True when the decoded clips and images are held in memory."""
+        return self._audio is not None
 
     def clip(self, i: int) -> np.ndarray:
         """Whole decoded clip of item ``i``, ``(S,)`` float32."""

@@ -6,6 +6,9 @@ md5 or sha256, renamed, and extracted safely (no member may be written
 outside the target folder; links and device files are not extracted).
 Finished steps are not repeated: an extracted archive leaves a marker file,
 and CIFAR-10's image folders record the options they were written with.
+An archive already in ``root/downloads`` is used when it passes its
+checksum and kept after extraction (it is the user's); one that fails is
+renamed aside to ``<name>.bad-<hash>`` and downloaded again.
 
 Downloading and extracting are :mod:`cpckit.data.download`'s; reading
 CIFAR-10's batches is :mod:`cpckit.data.cifar10`'s.
@@ -102,16 +105,46 @@ def _fetch_archive(
         log.info("%s is already extracted in %s", name, root)
         return root
     base = (base_url if base_url is not None else BASE_URLS[source]).rstrip("/")
+    dest = root / "downloads" / name
+    before = dest.stat() if dest.is_file() else None
     archive = download(
         f"{base}/{name}",
-        root / "downloads" / name,
+        dest,
         checksum=_checksum_for(name, checksums),
         progress=progress,
     )
     extract(archive, root, progress=progress)
-    if not keep_archive:
+    if keep_archive:
+        return root
+    if before is not None and os.path.samestat(before, archive.stat()):
+        # put there before this call (by hand, for a machine without internet): not ours to delete
+        log.info("%s was there before prepare: it is kept", archive)
+    else:
         archive.unlink()
     return root
+
+
+def _check_root(root: Path) -> None:
+    """Make ``root`` or stop with one line naming it: a file, under a file, or not writable.
+
+    Left to the download, these would surface as a ``NotADirectoryError`` or
+    ``PermissionError`` traceback from deep inside it.
+    """
+    existing = next((p for p in (root, *root.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == root else f"is under {existing}, which is a file"
+        raise DataError(
+            f"root {root} {where}, not a folder: give a folder to put the dataset in (--root)"
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"cannot create the root folder {root}: {err.strerror or err}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise DataError(
+            f"root {root} is not writable: give a folder you can write to (--root), or change "
+            "its permissions"
+        )
 
 
 def prepare_fsdd(
@@ -280,6 +313,7 @@ def prepare(dataset: str, root: str | os.PathLike[str], **options: Any) -> Path:
 
     Raises:
         ConfigError: an unknown dataset or option.
+        DataError: ``root`` is a file, under a file or not writable, or a download fails.
     """
     fn = _PREPARERS.get(dataset)
     if fn is None:
@@ -290,6 +324,7 @@ def prepare(dataset: str, root: str | os.PathLike[str], **options: Any) -> Path:
             raise ConfigError(
                 f"prepare {dataset}: option {key!r} is not valid; valid: {', '.join(valid)}"
             )
+    _check_root(Path(root))
     return fn(root, **options)
 
 

@@ -291,6 +291,7 @@ def _open_audio(
         progress=progress and sys.stderr.isatty(),
     )
     unreadable = list(clips.skipped)
+    not_finite = set(clips.not_finite)
     index = {p: i for i, p in enumerate(parsed.paths)}
     keep = [index[p] for p in clips.paths]
     lengths = np.asarray(clips.lengths, dtype=np.int64)
@@ -348,7 +349,8 @@ def _open_audio(
         file_index=file_index,
         window_start=start,
         window_length=length,
-        skipped=[f"{p} (unreadable)" for p in unreadable] + [f"{p} (too short)" for p in too_short],
+        skipped=[f"{p} ({'not finite' if p in not_finite else 'unreadable'})" for p in unreadable]
+        + [f"{p} (too short)" for p in too_short],
         sample_rate=sample_rate,
     )
 

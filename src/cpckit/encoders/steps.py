@@ -38,16 +38,23 @@ def latent_steps(encoder: nn.Module, n_samples: Sequence[int] | np.ndarray) -> n
     return out
 
 
-def min_samples(encoder: nn.Module, limit: int = 1 << 24) -> int:
-    """The fewest samples that give the audio ``encoder`` one valid latent step."""
+def min_samples(encoder: nn.Module, limit: int = 1 << 24, steps: int = 1) -> int:
+    """The fewest samples that give the audio ``encoder`` ``steps`` valid latent steps.
+
+    One step is what a clip needs to be embedded; two are what it needs for
+    one CPC prediction (of step 1, from the first step to the second).
+    Returns ``limit`` when even ``limit`` samples are not enough.
+    """
+    if steps < 1:
+        raise ValueError(f"steps = {steps} must be >= 1")
     lo, hi = 1, 1
-    while latent_steps(encoder, [hi])[0] < 1:
+    while latent_steps(encoder, [hi])[0] < steps:
         if hi >= limit:
             return limit
         lo, hi = hi + 1, min(limit, hi * 2)
     while lo < hi:
         mid = (lo + hi) // 2
-        if latent_steps(encoder, [mid])[0] >= 1:
+        if latent_steps(encoder, [mid])[0] >= steps:
             hi = mid
         else:
             lo = mid + 1

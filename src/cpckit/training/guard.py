@@ -1,16 +1,26 @@
-"""Stop a run whose loss or weights are no longer finite, with advice."""
+"""Stop a run whose loss or weights are no longer finite, or whose batch predicts nothing, with advice."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
-from cpckit.errors import CpckitError
+from cpckit.errors import CpckitError, DataError
 
-__all__ = ["DivergenceError", "check_finite_loss", "first_nonfinite"]
+if TYPE_CHECKING:
+    from cpckit.objective import ObjectiveResult
+
+__all__ = [
+    "DivergenceError",
+    "NoValidPredictionError",
+    "check_finite_loss",
+    "check_predictions",
+    "first_nonfinite",
+]
 
 
 class DivergenceError(CpckitError):
@@ -88,3 +98,56 @@ def first_nonfinite(module: nn.Module) -> str | None:
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             return name
     return None
+
+
+class NoValidPredictionError(DataError):
+    """A training batch has no valid prediction for a modality: its clips are too short.
+
+    The loss of such a batch is 0 by construction (a mean over nothing) and
+    has no gradient, so training on would report a perfect loss and learn
+    nothing.
+    """
+
+
+def _describe_clips(modality: str, result: ObjectiveResult, batch: Mapping[str, Any]) -> str:
+    """What the batch's clips of ``modality`` hold: their count, valid steps and samples."""
+    valid = result.queries[modality].valid
+    n_clips = int(valid.shape[0]) if valid is not None else 0
+    steps = 0 if valid is None else int(valid.sum(1).max())
+    what = f"its {n_clips} clip(s) give at most {steps} valid latent step(s)"
+    lengths = batch.get(f"{modality}_length")
+    if isinstance(lengths, Tensor) and lengths.numel():
+        what += f" (from at most {int(lengths.max())} valid samples)"
+    return what
+
+
+def check_predictions(result: ObjectiveResult, batch: Mapping[str, Any], module: Any) -> None:
+    """Raise :class:`NoValidPredictionError` when a modality of a training batch predicts nothing.
+
+    Evaluation may score a batch without any valid prediction (its loss is
+    then 0 and means nothing); training must not, so only the training step
+    calls this. Under DDP every process takes the same decision, as in
+    :func:`check_finite_loss`.
+    """
+    empty = [m for m, r in result.per_modality.items() if int(r.n_valid.sum()) == 0]
+    trainer = getattr(module, "_trainer", None)
+    everywhere = not empty
+    if trainer is not None and trainer.world_size > 1:
+        everywhere = trainer.strategy.reduce_boolean_decision(not empty, all=True)
+    if everywhere:
+        return
+    step = int(module.global_step) + 1
+    if not empty:
+        raise NoValidPredictionError(
+            f"training step {step}: a batch on another process has no valid prediction (its "
+            "clips are too short for the encoder); see that process's error"
+        )
+    modality = empty[0]
+    raise NoValidPredictionError(
+        f"training step {step}: the batch has no valid prediction for {modality}: "
+        f"{_describe_clips(modality, result, batch)}, and one prediction needs 2, so its loss "
+        "would be a constant 0 that trains nothing: give longer clips (data.audio_root and a "
+        "cached data.pairs_csv leave such clips out when loaded), a smaller "
+        "audio_augment.pitch_semitones (a pitch shift can shorten a clip), or an encoder that "
+        "needs fewer samples (audio_encoder.n_fft, hop_length, mel_layers or conv_layers)"
+    )
