@@ -32,7 +32,9 @@ def check_output_folder(path: str | Path, what: str) -> None:
     if not probe.is_dir():
         raise CpckitError(f"{what} {str(p)!r} cannot be made: {str(probe)!r} is a file")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise CpckitError(f"{what} {str(p)!r} is not writable: no write permission in {str(probe)!r}")
+        raise CpckitError(
+            f"{what} {str(p)!r} is not writable: no write permission in {str(probe)!r}"
+        )
 
 
 def check_output_file(path: str | Path, what: str) -> None:

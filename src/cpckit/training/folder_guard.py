@@ -217,4 +217,3 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
