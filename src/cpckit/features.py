@@ -73,7 +73,12 @@ def mel_to_hz(mels: np.ndarray | float) -> np.ndarray:
 
 
 def mel_filterbank(
-    sample_rate: float, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
+    sample_rate: float,
+    n_fft: int,
+    n_mels: int,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    dtype: type[np.floating] = np.float64,
 ) -> np.ndarray:
     """Triangular mel filters over the ``1 + n_fft // 2`` bins of a real FFT.
 
@@ -84,8 +89,13 @@ def mel_filterbank(
     than one FFT bin can miss every bin and be all zeros, as in librosa
     (more bins, a higher ``fmax`` or fewer bands avoid it).
 
+    The triangles are rounded to ``dtype`` before the norm, as librosa
+    rounds them, so a float32 filterbank equals librosa's float32 default
+    bit for bit (a model trained with librosa's filterbank sees the same
+    input).
+
     Returns:
-        ``(n_mels, 1 + n_fft // 2)`` float64 weights.
+        ``(n_mels, 1 + n_fft // 2)`` weights of ``dtype``.
 
     Raises:
         ValueError: on a non-positive ``sample_rate``, ``n_fft`` or ``n_mels``,
@@ -105,9 +115,9 @@ def mel_filterbank(
     ramps = np.subtract.outer(mel_f, fft_freqs)
     lower = -ramps[:n_mels] / fdiff[:n_mels, None]
     upper = ramps[2:] / fdiff[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights = np.maximum(0.0, np.minimum(lower, upper)).astype(dtype)
     enorm = 2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels])
-    return weights * enorm[:, None]
+    return (weights * enorm[:, None]).astype(dtype)
 
 
 def _hann(win_length: int, n_fft: int) -> np.ndarray:

@@ -258,7 +258,7 @@ class MelEncoder(nn.Module):
         self.register_buffer("window", torch.hann_window(win_length), persistent=False)
         self.register_buffer(
             "mel_fb",
-            torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels).astype(np.float32)),
+            torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels, dtype=np.float32)),
             persistent=False,
         )
         convs: list[nn.Module] = []
