@@ -137,7 +137,7 @@ def main() -> None:
 
             runs.append((f"openTSNE fft, {tag}", lambda p=pca: run_opentsne(x, args.threads, p)))
         except ImportError:
-            print("openTSNE is not installed: pip install openTSNE")
+            print("openTSNE is not installed: pip install 'cpckit[tsne]'")
 
     from cpckit.evaluation.tsne import available_backends, tsne_2d
 

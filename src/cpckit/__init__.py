@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
+"""The version of cpckit: the one place it is set (pyproject.toml reads it at build time)."""
 
 __all__ = ["__version__", "load"]
 

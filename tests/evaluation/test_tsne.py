@@ -71,3 +71,28 @@ def test_eval_tsne_guards() -> None:
         tsne_2d(np.ones((10, 3)), backend="umap")
     with pytest.raises(CpckitError, match="perplexity must be > 0"):
         tsne_2d(np.ones((10, 3)), perplexity=0)
+
+
+def test_eval_tsne_without_opentsne_falls_back_and_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from cpckit.evaluation import tsne as tsne_mod
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        tsne_mod.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "openTSNE" else real(name, *a),
+    )
+    assert available_backends() == ["sklearn"]
+    x, y = _two_clusters(n_per=20, dim=5)
+    points, idx = tsne_2d(x, perplexity=5.0, n_jobs=1)  # auto: scikit-learn
+    assert _knn_agreement(points, y[idx]) > 0.9
+    with pytest.raises(
+        CpckitError,
+        match=r"backend 'opentsne' needs openTSNE: pip install 'cpckit\[tsne\]', "
+        r"or use backend 'auto' or 'sklearn' \(installed: sklearn\)$",
+    ):
+        tsne_2d(x, backend="opentsne")

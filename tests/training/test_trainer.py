@@ -196,6 +196,42 @@ def test_train_mlflow_missing_is_one_line(
     )
 
 
+def test_train_tensorboard_missing_is_one_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trainer_mod, "tensorboard_writer_available", lambda: False)
+    code, _ = train_in_process(tmp_path / "run", *OPTIONS_RUN, "--logger", "tensorboard")
+    err = capfd.readouterr().err
+    assert code == 2
+    assert err.strip() == (
+        "error: train.logger = 'tensorboard' needs tensorboardX or TensorBoard: "
+        "pip install 'cpckit[tensorboard]', or set train.logger = none (--logger none)"
+    )
+
+
+def test_train_tensorboard_logs_through_tensorboardx_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without TensorBoard (only tensorboardX, the dependency) the event files still read back."""
+    pytest.importorskip("tensorboardX")
+    pytest.importorskip("tensorboard")  # to read the files back
+    from lightning.fabric.loggers import tensorboard as fabric_tb
+    from lightning.pytorch.loggers import tensorboard as pytorch_tb
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.setattr(fabric_tb, "_TENSORBOARD_AVAILABLE", False)
+    monkeypatch.setattr(pytorch_tb, "_TENSORBOARD_AVAILABLE", False)
+    cfg = load_config(None, ["train.logger=tensorboard"])
+    logger = trainer_mod.make_logger(cfg, RunPaths(tmp_path))
+    assert type(logger.experiment).__module__.startswith("tensorboardX")
+    for step in range(3):
+        logger.log_metrics({"train/loss_step": 1.0 / (step + 1)}, step=step)
+    logger.finalize("success")
+    acc = EventAccumulator(str(tmp_path / "tensorboard"))
+    acc.Reload()
+    assert [round(e.value, 3) for e in acc.Scalars("train/loss_step")] == [1.0, 0.5, 0.333]
+
+
 def test_train_mlflow_logs_to_a_local_store(tmp_path: Path) -> None:
     pytest.importorskip("mlflow")
     out = tmp_path / "run"

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from cpckit.features import mel_filterbank
 from cpckit.kernels.conv import (
     conv_output_length,
     conv_padded,
@@ -211,15 +212,8 @@ MEL_NORMS = ("none", "utterance")
 """Valid values of the log-mel encoder's input normalisation (``audio_encoder.mel_norm``)."""
 
 
-def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    import librosa
-
-    fb: np.ndarray = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
-    return fb.astype(np.float32)
-
-
 class MelEncoder(nn.Module):
-    """Log-mel spectrogram (computed in torch, librosa's filterbank) + a 1-d CNN.
+    """Log-mel spectrogram (computed in torch, Slaney-style filterbank) + a 1-d CNN.
 
     One latent per hop (10 ms at 16 kHz by default). The STFT is centred
     (``center=True``), so ``L = S // hop + 1``.
@@ -264,7 +258,7 @@ class MelEncoder(nn.Module):
         self.register_buffer("window", torch.hann_window(win_length), persistent=False)
         self.register_buffer(
             "mel_fb",
-            torch.from_numpy(_mel_filterbank(sample_rate, n_fft, n_mels)),
+            torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels, dtype=np.float32)),
             persistent=False,
         )
         convs: list[nn.Module] = []

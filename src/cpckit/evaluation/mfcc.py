@@ -6,16 +6,17 @@ classification: van den Oord et al. 2018, table 1). MFCCs: Davis &
 Mermelstein 1980, "Comparison of parametric representations for
 monosyllabic word recognition in continuously spoken sentences"; deltas:
 Furui 1986, "Speaker-independent isolated word recognition using dynamic
-features of speech spectrum".
+features of speech spectrum". The arithmetic is :mod:`cpckit.features`
+(librosa's defaults, without librosa).
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
+from cpckit import features
 from cpckit.errors import CpckitError
 
 __all__ = ["mfcc_features", "mfcc_frames", "pixel_features"]
@@ -46,39 +47,28 @@ def _check_wave(wave: Any, sample_rate: int, n_mfcc: int) -> np.ndarray:
 
 
 def _mfcc(w: np.ndarray, sample_rate: int, n_mfcc: int, hop_ms: float, win_ms: float) -> np.ndarray:
-    """``(n_mfcc, T)`` MFCCs with a ``win_ms`` Hann window every ``hop_ms``."""
-    import librosa
+    """``(n_mfcc, T)`` MFCCs with a ``win_ms`` Hann window every ``hop_ms``.
 
+    A wave shorter than one window is zero-padded (centred frames), so it
+    still has ``1 + S // hop`` frames.
+    """
     if hop_ms <= 0 or win_ms <= 0:
         raise CpckitError(f"mfcc hop_ms and win_ms must be > 0, got {hop_ms} and {win_ms}")
     hop = max(1, round(sample_rate * hop_ms / 1000.0))
     win = max(2, round(sample_rate * win_ms / 1000.0))
     n_fft = 1 << (win - 1).bit_length()
-    with warnings.catch_warnings():
-        # Waves shorter than one window are zero-padded by librosa (center=True); that is intended.
-        warnings.filterwarnings("ignore", message=".*is too large for input signal.*")
-        warnings.filterwarnings("ignore", message=".*Empty filters detected.*")
-        out = librosa.feature.mfcc(
-            y=w,
-            sr=int(sample_rate),
-            n_mfcc=n_mfcc,
-            n_fft=n_fft,
-            win_length=win,
-            hop_length=hop,
-            n_mels=N_MELS,
-        )
-    return np.asarray(out, dtype=np.float64)
+    return features.mfcc(
+        w, sample_rate, n_mfcc, n_fft=n_fft, hop_length=hop, win_length=win, n_mels=N_MELS
+    )
 
 
 def _delta(m: np.ndarray) -> np.ndarray:
     """First-order deltas over time (a 9-frame regression, shorter for short inputs)."""
-    import librosa
-
     frames = m.shape[1]
     width = min(9, frames if frames % 2 else frames - 1)
     if width < 3:
         return np.zeros_like(m)
-    return np.asarray(librosa.feature.delta(m, width=width, axis=1), dtype=np.float64)
+    return features.delta(m, width=width, axis=1)
 
 
 def mfcc_frames(

@@ -4,9 +4,11 @@ t-SNE: van der Maaten & Hinton 2008, "Visualizing Data using t-SNE". The
 FFT-accelerated gradient of openTSNE (Linderman et al. 2019, "Fast
 interpolation-based t-SNE for improved visualization of single-cell RNA-seq
 data"; Poličar et al. 2024, "openTSNE: a modular Python library for t-SNE
-dimensionality reduction and embedding") is used when openTSNE is installed;
-scikit-learn's Barnes-Hut t-SNE otherwise. ``benchmarks/tsne.py`` measures
-both (figures in ``docs/evaluation.md``).
+dimensionality reduction and embedding") is used when openTSNE is installed
+(the ``tsne`` extra: ``pip install 'cpckit[tsne]'``); scikit-learn's
+Barnes-Hut t-SNE otherwise (1.5 s for the 512 held-out vectors of the
+default run; openTSNE pays off from thousands of points).
+``benchmarks/tsne.py`` measures both (figures in ``docs/evaluation.md``).
 """
 
 from __future__ import annotations
@@ -192,7 +194,10 @@ def tsne_2d(
     if backend == "auto":
         backend = found[0]
     elif backend not in found:
-        raise CpckitError(f"tsne backend {backend!r} is not installed (pip install openTSNE)")
+        raise CpckitError(
+            f"tsne backend {backend!r} needs openTSNE: pip install 'cpckit[tsne]', "
+            f"or use backend 'auto' or 'sklearn' (installed: {', '.join(found)})"
+        )
     jobs = _n_jobs(n_jobs)
 
     n = x.shape[0]

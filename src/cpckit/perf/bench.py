@@ -10,7 +10,13 @@ from typing import Any
 import torch
 
 from cpckit.config import Config
-from cpckit.perf.measure import count_step_flops, current_rss_mb, matmul_seconds, peak_rss_mb
+from cpckit.perf.measure import (
+    count_step_flops,
+    current_rss_mb,
+    format_mb,
+    matmul_seconds,
+    peak_rss_mb,
+)
 from cpckit.perf.step import TrainStep, batch_items, synthetic_batch
 from cpckit.training.process import process_settings, set_threads
 
@@ -177,8 +183,8 @@ def format_result(r: BenchResult) -> str:
         f"dense matmul FLOP/s:     {r.matmul_flops_per_second / 1e9:.1f} G "
         f"({MATMUL_SIZE}x{MATMUL_SIZE} fp32, same threads)",
         f"FLOP ratio:              {100 * r.flop_ratio:.1f} %",
-        f"peak RSS:                {r.peak_rss_mb:.0f} MB (process peak; "
-        f"{r.rss_before_model_mb:.0f} MB before the model)",
+        f"peak RSS:                {format_mb(r.peak_rss_mb)} (process peak; "
+        f"{format_mb(r.rss_before_model_mb)} before the model)",
     ]
     lines.append("settings:                " + ", ".join(f"{k} {v}" for k, v in r.settings.items()))
     if r.lightning_seconds_per_step is not None and r.lightning_overhead is not None:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import resource
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from torch import Tensor
 
-__all__ = ["count_step_flops", "current_rss_mb", "matmul_seconds", "peak_rss_mb"]
+__all__ = ["count_step_flops", "current_rss_mb", "format_mb", "matmul_seconds", "peak_rss_mb"]
+
+
+def _posix_resource() -> ModuleType | None:
+    """The POSIX ``resource`` module, or None where there is none (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return resource
 
 
 def matmul_seconds(size: int = 2048, reps: int = 5) -> list[float]:
@@ -65,13 +75,22 @@ def peak_rss_mb() -> float:
     On Linux the high-water mark of this process's own address space
     (``VmHWM``), which, unlike ``ru_maxrss``, does not carry over the
     parent's size when the process was started by fork and exec. Elsewhere
-    ``ru_maxrss``.
+    ``ru_maxrss`` of the POSIX ``resource`` module, and NaN where neither
+    exists (Windows), so ``cpckit bench`` still runs there.
     """
     hwm = _proc_status_mb("VmHWM")
     if hwm is not None:
         return hwm
+    resource = _posix_resource()
+    if resource is None:
+        return math.nan
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def format_mb(mb: float) -> str:
+    """``"724 MB"``, or ``"unknown"`` for a reading this platform cannot take."""
+    return "unknown" if math.isnan(mb) else f"{mb:.0f} MB"
 
 
 def current_rss_mb() -> float:

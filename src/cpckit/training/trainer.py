@@ -7,6 +7,7 @@ so what it measures is what training runs.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -88,9 +89,27 @@ def make_logger(cfg: Config, paths: RunPaths) -> Any:
             tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
             artifact_location=(root / "mlruns").as_uri(),
         )
+    if not tensorboard_writer_available():
+        raise ConfigError(
+            "train.logger = 'tensorboard' needs tensorboardX or TensorBoard: "
+            "pip install 'cpckit[tensorboard]', or set train.logger = none (--logger none)"
+        )
     from lightning.pytorch.loggers import TensorBoardLogger
 
     return TensorBoardLogger(save_dir=str(paths.root), name="tensorboard", version="")
+
+
+def tensorboard_writer_available() -> bool:
+    """Whether Lightning's TensorBoard logger can write event files here.
+
+    It writes through TensorBoard's own writer when TensorBoard is installed
+    and through tensorboardX (a dependency of cpckit, a few MB) otherwise;
+    both write the same event files, so TensorBoard itself is needed only to
+    view them (the ``tensorboard`` extra).
+    """
+    return any(
+        importlib.util.find_spec(name) is not None for name in ("tensorboardX", "tensorboard")
+    )
 
 
 def _callbacks(
