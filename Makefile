@@ -29,7 +29,7 @@ setup: $(STAMP)
 setup-test: $(TEST_STAMP)
 
 demo: setup
-	$(BIN)/cpckit train --modality audio --use-mock-data true --out-dir ./outputs_audio --epochs 10 --neg-mode inbatch
+	$(BIN)/cpckit train --modality audio --use-mock-data true --out-dir ./outputs_audio --epochs 10 --neg-mode inbatch --overwrite
 
 test: setup-test
 	$(BIN)/python -m pytest -q

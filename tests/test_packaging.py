@@ -47,7 +47,6 @@ def test_license_is_an_spdx_expression_with_its_file() -> None:
     project = _pyproject()["project"]
     assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
     assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
-    assert set(project["urls"]) >= {"Homepage", "Changelog", "Issues"}
 
 
 def test_core_dependencies_leave_the_optional_features_out() -> None:

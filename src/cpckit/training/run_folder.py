@@ -86,7 +86,11 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes the file private: use the usual mode
+        mode = 0o666 & ~_umask()  # mkstemp makes the file private: use the usual mode
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
+        else:  # no fchmod on Windows; there only the read-only bit counts
+            os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
