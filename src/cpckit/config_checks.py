@@ -34,6 +34,23 @@ def validate(cfg: Config) -> None:
         "data.image_size": cfg.data.image_size,
         "negatives.n_negatives": cfg.negatives.n_negatives,
         "negatives.queue_size": cfg.negatives.queue_size,
+        "audio_encoder.n_mels": cfg.audio_encoder.n_mels,
+        "audio_encoder.n_fft": cfg.audio_encoder.n_fft,
+        "audio_encoder.win_length": cfg.audio_encoder.win_length,
+        "audio_encoder.hop_length": cfg.audio_encoder.hop_length,
+        "audio_encoder.mel_channels": cfg.audio_encoder.mel_channels,
+        "audio_encoder.mel_layers": cfg.audio_encoder.mel_layers,
+        "image_encoder.patch_size": cfg.image_encoder.patch_size,
+        "image_encoder.stride": cfg.image_encoder.stride,
+        "image_encoder.width": cfg.image_encoder.width,
+        "image_encoder.depth": cfg.image_encoder.depth,
+        "model.heads": cfg.model.heads,
+        "model.ff_dim": cfg.model.ff_dim,
+        "model.max_len": cfg.model.max_len,
+        "model.predictor_hidden": cfg.model.predictor_hidden,
+        "negatives.share_positions": cfg.negatives.share_positions,
+        "eval.max_examples": cfg.eval.max_examples,
+        "data.n_classes": cfg.data.n_classes,
     }
     for key, value in positive_ints.items():
         if value < 1:
@@ -48,9 +65,27 @@ def validate(cfg: Config) -> None:
         "data.n_train": (cfg.data.n_train, "an integer >= 0"),
         "data.n_test": (cfg.data.n_test, "an integer >= 0"),
     }
+    for key in ("n_queue", "n_synthetic", "n_hard", "hard_pool", "n_crossmodal"):
+        non_negative[f"negatives.{key}"] = (getattr(cfg.negatives, key), "an integer >= 0")
+    non_negative["model.dropout"] = (cfg.model.dropout, "a number in [0, 1)")
+    non_negative["data.noise_std"] = (cfg.data.noise_std, "a number >= 0")
     for key, (number, what) in non_negative.items():
         if number < 0:
             raise ConfigError(f"{key} = {number} is not valid: expected {what}")
+    enc = cfg.audio_encoder
+    if enc.win_length > enc.n_fft:
+        raise ConfigError(
+            f"audio_encoder.win_length = {enc.win_length} must be <= audio_encoder.n_fft = "
+            f"{enc.n_fft}"
+        )
+    window = round(cfg.data.sample_rate * cfg.data.full_duration)
+    if enc.kind == "mel" and enc.n_fft > window and cfg.data.modality != "image":
+        raise ConfigError(
+            f"audio_encoder.n_fft = {enc.n_fft} is longer than the training window "
+            f"({window} samples: data.sample_rate x data.full_duration)"
+        )
+    if cfg.model.dropout >= 1:
+        raise ConfigError(f"model.dropout = {cfg.model.dropout} is not valid: expected [0, 1)")
     if not 0.0 <= cfg.negatives.momentum < 1.0:
         raise ConfigError(
             f"negatives.momentum = {cfg.negatives.momentum} is not valid: expected a number in "
@@ -165,4 +200,3 @@ def expand_out_dir(template: str, cfg: Config) -> str:
             f"train.out_dir = {template!r} has a placeholder that is not valid ({exc}); "
             "valid: {modality}, {time}"
         ) from None
-
