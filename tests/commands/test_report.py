@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cpckit.evaluation.plots import plot_training_curve
-from cpckit.evaluation.report import _fmt, flatten_metrics
+from cpckit.evaluation.report import flatten_metrics, format_value
 from helpers.cli import REGEX, make_run, run, write_wavs
 
 
@@ -86,8 +86,8 @@ def test_report_command_writes_every_figure_and_number(run_dir: Path) -> None:
     }
     for key, value in numbers.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            assert key in html and _fmt(value) in html, key
-            assert key in md and _fmt(value) in md, key
+            assert key in html and format_value(value) in html, key
+            assert key in md and format_value(value) in md, key
     # the evaluation table puts CPC and each baseline side by side
     assert "## Evaluation" in md and "| CPC | context (pooled) |" in md
     assert "| random init | context (pooled) |" in md and "| MFCC statistics | input |" in md
