@@ -25,7 +25,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks cpc_project.py prepare_cifar10.py
 	$(BIN)/python -m mypy
 
 clean:

@@ -44,33 +44,37 @@ CIFAR_TRAIN_LABELS = (0, 1, 2, 0, 1, 0, 9, 0, 1, 1, 0, 1)
 CIFAR_TEST_LABELS = (1, 0, 3, 1, 1, 0)
 
 
-def cifar_archive(seed: int = 0) -> tuple[dict[str, bytes], np.ndarray, np.ndarray]:
+def cifar_archive(
+    seed: int = 0,
+    train_labels: tuple[int, ...] = CIFAR_TRAIN_LABELS,
+    test_labels: tuple[int, ...] = CIFAR_TEST_LABELS,
+) -> tuple[dict[str, bytes], np.ndarray, np.ndarray]:
     """The members of a tiny CIFAR-10 python tarball, and its training and test pixels.
 
-    One training batch (labels :data:`CIFAR_TRAIN_LABELS`) and a test batch
-    (:data:`CIFAR_TEST_LABELS`) of random ``(N, 3072)`` uint8 rows, pickled
-    as the real archive's are (protocol 2, bytes keys).
+    One training batch (labels ``train_labels``) and a test batch
+    (``test_labels``) of random ``(N, 3072)`` uint8 rows, pickled as the
+    real archive's are (protocol 2, bytes keys).
     """
     import pickle
 
     from cpckit.data.cifar10 import CIFAR10_CLASSES
 
     rng = np.random.default_rng(seed)
-    train = rng.integers(0, 256, size=(len(CIFAR_TRAIN_LABELS), 3072), dtype=np.uint8)
-    test = rng.integers(0, 256, size=(len(CIFAR_TEST_LABELS), 3072), dtype=np.uint8)
+    train = rng.integers(0, 256, size=(len(train_labels), 3072), dtype=np.uint8)
+    test = rng.integers(0, 256, size=(len(test_labels), 3072), dtype=np.uint8)
     names = [n.encode() for n in CIFAR10_CLASSES]
     members = {
         "cifar-10-batches-py/batches.meta": pickle.dumps({b"label_names": names}, protocol=2),
         "cifar-10-batches-py/data_batch_1": pickle.dumps(
             {
                 b"data": train,
-                b"labels": list(CIFAR_TRAIN_LABELS),
+                b"labels": list(train_labels),
                 b"batch_label": b"training batch 1 of 1",
             },
             protocol=2,
         ),
         "cifar-10-batches-py/test_batch": pickle.dumps(
-            {b"data": test, b"labels": list(CIFAR_TEST_LABELS)}, protocol=2
+            {b"data": test, b"labels": list(test_labels)}, protocol=2
         ),
     }
     return members, train, test
