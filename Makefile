@@ -35,7 +35,7 @@ test: setup-test
 	$(BIN)/python -m pytest -q
 
 lint: setup-test
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks cpc_project.py prepare_cifar10.py
 	$(BIN)/python -m mypy
 
 clean:

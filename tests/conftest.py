@@ -27,3 +27,25 @@ def server() -> Iterator[FileServer]:
 def tar_gz() -> Callable[[dict[str, bytes]], bytes]:
     """``tar_gz({name: data})`` -> the bytes of a gzipped tar holding those files."""
     return make_tar_gz
+
+
+@pytest.fixture
+def serve_archive(
+    server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str, dict[str, bytes]], None]:
+    """``serve_archive(name, {member: bytes})``: a tar.gz on ``server``, its md5 the known checksum.
+
+    For the tests that run ``cpckit prepare`` as a user would, with no
+    ``checksums=`` to pass: the archive is checked as a real one is.
+    """
+    import hashlib
+
+    import cpckit.data.prepare as prepare_module
+
+    def serve(name: str, members: dict[str, bytes]) -> None:
+        archive = make_tar_gz(members)
+        server.files[f"/{name}"] = archive
+        checksum = "md5:" + hashlib.md5(archive).hexdigest()
+        monkeypatch.setitem(prepare_module.CHECKSUMS, name, checksum)
+
+    return serve

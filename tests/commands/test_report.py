@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cpckit.evaluation.plots import plot_training_curve
-from cpckit.evaluation.report import _fmt, flatten_metrics
+from cpckit.evaluation.report import flatten_metrics, format_value
 from helpers.cli import REGEX, make_run, run, write_wavs
 
 
@@ -86,8 +87,8 @@ def test_report_command_writes_every_figure_and_number(run_dir: Path) -> None:
     }
     for key, value in numbers.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            assert key in html and _fmt(value) in html, key
-            assert key in md and _fmt(value) in md, key
+            assert key in html and format_value(value) in html, key
+            assert key in md and format_value(value) in md, key
     # the evaluation table puts CPC and each baseline side by side
     assert "## Evaluation" in md and "| CPC | context (pooled) |" in md
     assert "| random init | context (pooled) |" in md and "| MFCC statistics | input |" in md
@@ -99,3 +100,38 @@ def test_report_of_a_missing_folder_is_one_line(tmp_path: Path) -> None:
     code, stdout, err = run("report", tmp_path / "nope")
     assert code == 2 and stdout == ""
     assert err.strip() == f"error: run folder not found: {tmp_path / 'nope'}"
+
+
+def test_report_latex_writes_one_document_of_the_runs_given(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = run("report", "--format", "latex", run_dir, run_dir)
+    tex_path = Path("report") / "cpc_report.tex"  # the EE782 project's report file
+    assert code == 0, err
+    assert stdout.splitlines() == [
+        f"wrote {tex_path}",
+        "compile: cd report && pdflatex cpc_report.tex",
+    ]
+    tex = tex_path.read_text()
+    assert tex.count(r"\section{Run ") == 1  # a folder given twice is reported once
+    for name in ("training_curve.png", "tsne_eval_audio.png"):
+        path = Path(os.path.relpath(run_dir / name, tex_path.parent)).as_posix()
+        assert f"{{{path}}}" in tex and (tex_path.parent / path).is_file(), name
+    # the results table and the `cpckit evaluate` rows, as in the HTML report
+    assert r"& 1.4321 & 0.8125 & n/a & n/a & 0.3456 & -2.5000 \\" in tex
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert r"\cpccaptionof{table}{run: Probe accuracy}" in tex
+    for row in evaluation["rows"]:
+        assert f"{row['test_accuracy']:.4f}" in tex
+
+
+def test_report_errors_name_the_flag(run_dir: Path, tmp_path: Path) -> None:
+    code, stdout, err = run("report", run_dir, "--out", tmp_path / "r.tex")
+    assert code == 2 and stdout == ""
+    assert err.strip() == (
+        f"error: --out {tmp_path / 'r.tex'} is for --format latex; the HTML report is written "
+        "into each run folder (report.html, report.md)"
+    )
+    code, _, err = run("report", "--format", "latex", run_dir, "--out", tmp_path / "r.pdf")
+    assert code == 2 and err.strip().startswith(f"error: the LaTeX report {tmp_path / 'r.pdf'}")

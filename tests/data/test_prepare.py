@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from cpckit.data.download import download
 from cpckit.data.librispeech import LibriSpeechDataset
 from cpckit.data.prepare import prepare, prepare_main
 from cpckit.errors import ConfigError, DataError
-from helpers.archives import TarGz, flac_bytes, md5, wav_bytes
+from helpers.archives import TarGz, cifar_archive, cifar_pixels, flac_bytes, md5, wav_bytes
 
 if TYPE_CHECKING:
     from helpers.server import FileServer
@@ -64,64 +65,84 @@ def test_prepare_librispeech_subset(server: FileServer, tmp_path: Path, tar_gz: 
     assert ds.utterance_ids == ["19-198-0001", "84-121-0002"] and ds.label_names == ["19", "84"]
 
 
-def _cifar_archive(rng: np.random.Generator, tar_gz: TarGz) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """A tiny CIFAR-10 python tarball: 1 training batch of 12 images, a test batch of 6."""
-    names = [
-        b"airplane",
-        b"automobile",
-        b"bird",
-        b"cat",
-        b"deer",
-        b"dog",
-        b"frog",
-        b"horse",
-        b"ship",
-        b"truck",
-    ]
-    train = rng.integers(0, 256, size=(12, 3072), dtype=np.uint8)
-    labels = [0, 1, 2, 0, 1, 0, 9, 0, 1, 1, 0, 1]
-    test = rng.integers(0, 256, size=(6, 3072), dtype=np.uint8)
-    members = {
-        "cifar-10-batches-py/batches.meta": pickle.dumps({b"label_names": names}, protocol=2),
-        "cifar-10-batches-py/data_batch_1": pickle.dumps(
-            {b"data": train, b"labels": labels, b"batch_label": b"training batch 1 of 1"},
-            protocol=2,
-        ),
-        "cifar-10-batches-py/test_batch": pickle.dumps(
-            {b"data": test, b"labels": [1, 0, 3, 1, 1, 0]}, protocol=2
-        ),
-    }
-    return tar_gz(members), train, test
-
-
-def test_prepare_cifar10_writes_png_class_folders(
-    server: FileServer, tmp_path: Path, tar_gz: TarGz
-):
-    archive, train, _ = _cifar_archive(np.random.default_rng(0), tar_gz)
+def _serve_cifar(server: FileServer, tar_gz: TarGz) -> tuple[dict[str, object], np.ndarray]:
+    """Serve the tiny CIFAR-10 archive; return the options that fetch it, and its training pixels."""
+    members, train, _ = cifar_archive()
+    archive = tar_gz(members)
     server.files["/cifar-10-python.tar.gz"] = archive
     opts: dict[str, object] = dict(
-        classes=["airplane", "automobile"],
-        max_per_class=3,
-        base_url=server.url,
-        checksums={"cifar-10-python.tar.gz": md5(archive)},
-        progress=False,
+        base_url=server.url, checksums={"cifar-10-python.tar.gz": md5(archive)}, progress=False
     )
+    return opts, train
+
+
+def _pngs(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("*.png"))
+
+
+def test_prepare_cifar10_defaults_to_the_ee782_layout(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
+    opts, train = _serve_cifar(server, tar_gz)
     images = prepare("cifar10", tmp_path, **opts)
     assert images == tmp_path / "images"
-    assert sorted(p.name for p in (images / "airplane").glob("*.png")) == [
-        "00000.png",
-        "00001.png",
-        "00002.png",
-    ]
+    # airplane and automobile, all 5 of each (fewer than the 2000 asked for), in class<label>/
+    assert sorted(p.name for p in images.iterdir() if p.is_dir()) == ["class0", "class1"]
+    names = [f"{i:05d}.png" for i in range(5)]
+    assert _pngs(images / "class0") == names and _pngs(images / "class1") == names
     # the second airplane is training image 3 (labels 0, 1, 2, 0, ...)
-    expected = train[3].reshape(3, 32, 32).transpose(1, 2, 0)
-    np.testing.assert_array_equal(np.asarray(Image.open(images / "airplane/00001.png")), expected)
-    assert not (images / "bird").exists()
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(images / "class0/00001.png")), cifar_pixels(train, 3)
+    )
+    assert (tmp_path / "cifar10_raw/cifar-10-batches-py/batches.meta").is_file()
+    assert not (tmp_path / "cifar-10-batches-py").exists()
+    record = json.loads((images / ".cpckit-prepared.json").read_text())
+    assert record["options"]["classes"] == [0, 1] and record["options"]["max_per_class"] == 2000
+    assert record["classes"] == {"class0": "airplane", "class1": "automobile"}
+    assert record["train"] == {"class0": 5, "class1": 5}
     test_dir = tmp_path / "images_test"
-    assert len(list((test_dir / "automobile").glob("*.png"))) == 3
-    assert len(list((test_dir / "airplane").glob("*.png"))) == 2
+    assert len(_pngs(test_dir / "class1")) == 3 and len(_pngs(test_dir / "class0")) == 2
     prepare("cifar10", tmp_path, **opts)  # same options: nothing to do
     assert len(server.requests) == 1
+
+
+def test_prepare_cifar10_classes_by_label_or_name_and_a_maximum(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
+    opts, train = _serve_cifar(server, tar_gz)
+    images = prepare(
+        "cifar10", tmp_path, classes=["truck", 0, "1", "bird"], max_per_class=3, **opts
+    )
+    counts = {p.name: len(_pngs(p)) for p in images.iterdir() if p.is_dir()}
+    assert counts == {"class0": 3, "class1": 3, "class2": 1, "class9": 1}
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(images / "class9/00000.png")), cifar_pixels(train, 6)
+    )
+    # other options: the folders are written anew, nothing of the last ones is left
+    prepare("cifar10", tmp_path, classes=["automobile"], max_per_class=None, test=False, **opts)
+    assert sorted(p.name for p in images.iterdir() if p.is_dir()) == ["class1"]
+    assert len(_pngs(images / "class1")) == 5
+    assert len(server.requests) == 1  # the extracted batches are reused
+
+
+def test_prepare_cifar10_refuses_an_archive_of_other_classes(
+    server: FileServer, tmp_path: Path, tar_gz: TarGz
+):
+    members, _, _ = cifar_archive()
+    members["cifar-10-batches-py/batches.meta"] = pickle.dumps(
+        {b"label_names": [b"apple", b"aquarium_fish"]}, protocol=2
+    )
+    server.files["/cifar-10-python.tar.gz"] = tar_gz(members)
+    with pytest.raises(
+        DataError, match=r"names label 0 'apple', not 'airplane': this is not CIFAR-10's python"
+    ):
+        prepare(
+            "cifar10",
+            tmp_path,
+            base_url=server.url,
+            checksums={"cifar-10-python.tar.gz": None},
+            progress=False,
+        )
 
 
 def test_prepare_cifar10_refuses_a_pickle_with_code(
@@ -163,10 +184,15 @@ def test_prepare_argument_errors(tmp_path: Path):
         ConfigError, match=r"^subsets: 'train-clean-101' is not a LibriSpeech subset"
     ):
         prepare("librispeech", tmp_path, subsets=["train-clean-101"])
-    with pytest.raises(
-        ConfigError, match=r"^classes: 'plane' is not a CIFAR-10 class; valid: airplane"
-    ):
+    valid = "valid: 0-9 or airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck$"
+    with pytest.raises(ConfigError, match=r"^classes: 'plane' is not a CIFAR-10 class; " + valid):
         prepare("cifar10", tmp_path, classes=["plane"])
+    with pytest.raises(ConfigError, match=r"^classes: 10 is not a CIFAR-10 class; " + valid):
+        prepare("cifar10", tmp_path, classes=[0, 10])
+    with pytest.raises(ConfigError, match=r"^classes is empty: choose from 0-9 or airplane"):
+        prepare("cifar10", tmp_path, classes=[])
+    with pytest.raises(ConfigError, match=r"^max_per_class = 0 must be a positive whole number"):
+        prepare("cifar10", tmp_path, max_per_class=0)
     with pytest.raises(ConfigError, match=r"^checksum 'md5:xyz' is not valid"):
         download("http://127.0.0.1:9/x", tmp_path / "x", checksum="md5:xyz")
 

@@ -136,3 +136,31 @@ def run_ok(*args: object) -> str:
     code, out, err = run(*args)
     assert code == 0, out + err
     return out
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_script(name: str, *args: object) -> tuple[int, str]:
+    """``python <repo>/<name> ARGS`` in this process: (exit code, stdout).
+
+    In-process, so the fixtures that patch cpckit (the known checksums of
+    the local archive server) apply, and torch is not imported again.
+    """
+    import runpy
+    import sys
+
+    argv, path = list(sys.argv), list(sys.path)
+    out = io.StringIO()
+    sys.argv = [name, *(str(a) for a in args)]
+    try:
+        with contextlib.redirect_stdout(out):
+            try:
+                runpy.run_path(str(REPO / name), run_name="__main__")
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = argv
+        sys.path[:] = path
+    return code, out.getvalue()

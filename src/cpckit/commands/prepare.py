@@ -26,12 +26,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Download a public dataset into --root, check its checksum, extract it "
         "and lay it out for `cpckit train`. A broken download resumes where it stopped, "
         "and finished steps are not repeated. Without internet, put the archive in "
-        "ROOT/downloads/ and run the same command.",
+        "ROOT/downloads/ (CIFAR-10's in ROOT/cifar10_raw/downloads/) and run the same command.",
         epilog="examples:\n"
         "  cpckit prepare fsdd --root data/fsdd\n"
         "  cpckit prepare librispeech --root data --subsets dev-clean,train-clean-100\n"
-        "  cpckit prepare cifar10 --root data/cifar --classes airplane,automobile "
-        "--max-per-class 2000",
+        "  cpckit prepare cifar10                 # data/images/class0, class1: 2000 each\n"
+        "  cpckit prepare cifar10 --root data/cifar --classes cat,dog --max-per-class 500",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("dataset", choices=DATASETS, help="the dataset to prepare")
@@ -47,12 +47,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--classes",
         metavar="A,B",
-        help="cifar10: comma-separated class names, e.g. airplane,automobile [default: all ten]",
+        help="cifar10: comma-separated labels 0-9 or class names, e.g. 0,1 or cat,dog; "
+        "written to images/class<label>/ [default: 0,1 (airplane, automobile)]",
     )
     p.add_argument(
         "--max-per-class",
         metavar="N",
-        help="cifar10: at most N training images per class [default: all]",
+        help="cifar10: at most N training images per class (5000: all) [default: 2000]",
     )
     p.add_argument(
         "--max-test-per-class",
@@ -103,6 +104,13 @@ def _count(flag: str, value: str | None) -> int | None:
     return int(value)
 
 
+def _classes(value: str) -> list[int]:
+    """``--classes`` as labels, checked here so that a bad one is named by its flag."""
+    from cpckit.data.cifar10 import class_labels
+
+    return class_labels([v for v in value.split(",") if v.strip()], "--classes")
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
     from cpckit.data.prepare import prepare_main
     from cpckit.errors import ConfigError
@@ -124,7 +132,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"{flag} is an option of `cpckit prepare {dataset}`, not {args.dataset}"
             )
-        options[option] = value
+        options[option] = _classes(value) if flag == "--classes" else value
     options["base_url"] = args.base_url
     options["keep_archive"] = True if args.keep_archive else None
     options["progress"] = sys.stderr.isatty() and not args.no_progress

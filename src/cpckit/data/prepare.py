@@ -9,6 +9,8 @@ and CIFAR-10's image folders record the options they were written with.
 An archive already in ``root/downloads`` is used when it passes its
 checksum and kept after extraction (it is the user's); one that fails is
 renamed aside to ``<name>.bad-<hash>`` and downloaded again.
+CIFAR-10 is laid out as the EE782 project's ``prepare_cifar10.py`` does it:
+``root/cifar10_raw/`` for the archive, ``root/images/class0/00000.png``...
 
 Downloading and extracting are :mod:`cpckit.data.download`'s; reading
 CIFAR-10's batches is :mod:`cpckit.data.cifar10`'s.
@@ -29,7 +31,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cpckit.data.cifar10 import CIFAR10_CLASSES, load_batch, write_class_folders
+from cpckit.data.cifar10 import (
+    CIFAR10_CLASSES,
+    DEFAULT_CLASSES,
+    DEFAULT_MAX_PER_CLASS,
+    class_folder,
+    class_labels,
+    load_batch,
+    write_class_folders,
+)
 from cpckit.data.download import download, extract, extraction_marker
 from cpckit.errors import ConfigError, DataError
 
@@ -214,8 +224,8 @@ def prepare_librispeech(
 def prepare_cifar10(
     root: str | os.PathLike[str],
     *,
-    classes: Sequence[str] | None = None,
-    max_per_class: int | None = None,
+    classes: Sequence[str | int] | None = None,
+    max_per_class: int | None = DEFAULT_MAX_PER_CLASS,
     max_test_per_class: int | None = None,
     test: bool = True,
     base_url: str | None = None,
@@ -225,10 +235,19 @@ def prepare_cifar10(
 ) -> Path:
     """Download CIFAR-10 (python version) and write PNG image folders, one per class.
 
-    Training images go to ``root/images/<class>/00000.png, ...`` and, with
-    ``test``, the test batch to ``root/images_test/<class>/``, in the batches'
-    order, at most ``max_per_class`` (``max_test_per_class``) per class.
-    Folders already written with the same options are kept as they are.
+    The layout is the EE782 project's (``prepare_cifar10.py``): the archive
+    and its batches in ``root/cifar10_raw/``, the training images of each
+    label in ``root/images/class<label>/00000.png, ...`` and, with ``test``,
+    the test batch's in ``root/images_test/class<label>/``, in the batches'
+    order, at most ``max_per_class`` (``max_test_per_class``) per class;
+    ``None`` keeps all (5000 training, 1000 test images per class). By
+    default the project's pair is prepared: 0 airplane and 1 automobile,
+    2000 training images each. ``images/.cpckit-prepared.json`` records the
+    options, the counts and each folder's class name; folders already
+    written with the same options are kept as they are.
+
+    Args:
+        classes: labels 0-9 or class names (``[0, 1]``, ``["airplane", "automobile"]``).
 
     Returns:
         ``root/images``.
@@ -236,8 +255,9 @@ def prepare_cifar10(
     Raises:
         ConfigError: an unknown class or a non-positive maximum.
     """
-    wanted = list(CIFAR10_CLASSES) if classes is None else list(dict.fromkeys(classes))
-    _check_choices("classes", wanted, CIFAR10_CLASSES, "a CIFAR-10 class")
+    if isinstance(classes, (str, int)):
+        classes = [classes]
+    labels = class_labels(DEFAULT_CLASSES if classes is None else classes, "classes")
     for arg, value in (
         ("max_per_class", max_per_class),
         ("max_test_per_class", max_test_per_class),
@@ -247,7 +267,7 @@ def prepare_cifar10(
     out = Path(root)
     images, images_test = out / "images", out / "images_test"
     options = {
-        "classes": wanted,
+        "classes": labels,
         "max_per_class": max_per_class,
         "max_test_per_class": max_test_per_class,
         "test": test,
@@ -261,34 +281,46 @@ def prepare_cifar10(
         if done == options:
             log.info("CIFAR-10 image folders in %s are already written", images)
             return images
+    raw = out / "cifar10_raw"
     _fetch_archive(
         "cifar10",
         "cifar-10-python.tar.gz",
-        out,
+        raw,
         base_url=base_url,
         checksums=checksums,
         progress=progress,
         keep_archive=keep_archive,
     )
-    batches = out / "cifar-10-batches-py"
+    batches = raw / "cifar-10-batches-py"
     meta = load_batch(batches / "batches.meta")
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta.get("label_names", [])]
-    if not names:
-        raise DataError(f"{batches / 'batches.meta'} has no label_names")
-    missing = [c for c in wanted if c not in names]
-    if missing:
-        raise DataError(f"{batches / 'batches.meta'} has no class {missing[0]!r}")
+    for label in labels:
+        found = names[label] if label < len(names) else None
+        if found != CIFAR10_CLASSES[label]:
+            raise DataError(
+                f"{batches / 'batches.meta'} names label {label} {found!r}, not "
+                f"{CIFAR10_CLASSES[label]!r}: this is not CIFAR-10's python archive"
+            )
     train_files = sorted(batches.glob("data_batch_*"))
     if not train_files:
         raise DataError(f"no data_batch_* files in {batches}")
-    counts = write_class_folders(train_files, images, names, wanted, max_per_class)
+    folders = {label: class_folder(label) for label in labels}
+    counts = write_class_folders(train_files, images, folders, max_per_class)
     test_counts: dict[str, int] = {}
     if test:
         test_counts = write_class_folders(
-            [batches / "test_batch"], images_test, names, wanted, max_test_per_class
+            [batches / "test_batch"], images_test, folders, max_test_per_class
         )
     record.write_text(
-        json.dumps({"options": options, "train": counts, "test": test_counts}, indent=2),
+        json.dumps(
+            {
+                "options": options,
+                "classes": {folders[label]: CIFAR10_CLASSES[label] for label in labels},
+                "train": counts,
+                "test": test_counts,
+            },
+            indent=2,
+        ),
         encoding="utf-8",
     )
     log.info("wrote CIFAR-10 images: train %s, test %s", counts, test_counts)

@@ -5,6 +5,8 @@ required; ``config.yaml``, ``losses.csv``, ``val_losses.csv`` and PNG figures
 optional) and writes ``report.html`` (figures embedded as base64 data URIs,
 inline CSS, no external resource: it can be mailed or archived alone) and
 ``report.md`` (figures linked by relative path, for viewing in a repository).
+:func:`report_sections` is the content both render, and
+:mod:`cpckit.evaluation.report_latex` renders it as a LaTeX document of several runs.
 """
 
 from __future__ import annotations
@@ -23,7 +25,18 @@ import numpy as np
 from cpckit.errors import CpckitError
 from cpckit.evaluation.plots import epoch_means, final_epoch_step_accuracy, read_losses
 
-__all__ = ["REPORT_HTML", "REPORT_MD", "flatten_metrics", "write_report"]
+__all__ = [
+    "REPORT_HTML",
+    "REPORT_MD",
+    "ReportFigure",
+    "ReportSection",
+    "ReportTable",
+    "flatten_metrics",
+    "format_value",
+    "load_metrics",
+    "report_sections",
+    "write_report",
+]
 
 REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
@@ -70,7 +83,7 @@ def flatten_metrics(metrics: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _fmt(value: Any, decimals: int | None = None) -> str:
+def format_value(value: Any, decimals: int | None = None) -> str:
     """A leaf as text: floats to ``decimals`` places (or 6 significant digits), None as n/a."""
     if value is None:
         return "n/a"
@@ -95,7 +108,7 @@ def _is_number(value: Any) -> bool:
 
 
 @dataclass
-class _Table:
+class ReportTable:
     """A table: header, rows of cell text, and which columns are numeric."""
 
     header: list[str]
@@ -104,24 +117,27 @@ class _Table:
 
 
 @dataclass
-class _Figure:
+class ReportFigure:
+    """A PNG of the run folder and its caption (the file name)."""
+
     path: Path
     caption: str
 
 
 @dataclass
-class _Section:
+class ReportSection:
     """One report section: optional paragraph notes, tables, code and figures."""
 
     title: str
     notes: list[str] = field(default_factory=list)
-    tables: list[tuple[str, _Table]] = field(default_factory=list)
+    tables: list[tuple[str, ReportTable]] = field(default_factory=list)
     code: str | None = None
     code_lang: str = ""
-    figures: list[_Figure] = field(default_factory=list)
+    figures: list[ReportFigure] = field(default_factory=list)
 
 
-def _load_metrics(root: Path) -> dict[str, Any]:
+def load_metrics(root: Path) -> dict[str, Any]:
+    """``root/metrics.json`` as a dict; a missing or malformed file is one clear error."""
     path = root / "metrics.json"
     if not path.is_file():
         raise CpckitError(f"metrics.json not found in run folder {root} (expected {path})")
@@ -134,11 +150,11 @@ def _load_metrics(root: Path) -> dict[str, Any]:
     return metrics
 
 
-def _summary(flat: dict[str, Any], losses: dict[str, np.ndarray] | None) -> _Table:
+def _summary(flat: dict[str, Any], losses: dict[str, np.ndarray] | None) -> ReportTable:
     rows: list[list[str]] = []
     if losses is not None and len(losses["loss"]):
         _, _, means = epoch_means(losses, "loss")
-        rows.append(["losses.csv: final-epoch mean loss", _fmt(float(means[-1]), 4)])
+        rows.append(["losses.csv: final-epoch mean loss", format_value(float(means[-1]), 4)])
         rows.append(["losses.csv: optimizer steps logged", str(len(losses["loss"]))])
     for key, value in flat.items():
         parts = key.split(".")
@@ -147,11 +163,11 @@ def _summary(flat: dict[str, Any], losses: dict[str, np.ndarray] | None) -> _Tab
         leaf = parts[-1]
         in_probe = any("probe" in p for p in parts[:-1])
         if leaf in _SUMMARY_LEAVES or (in_probe and leaf in _PROBE_LEAVES):
-            rows.append([key, _fmt(value)])
-    return _Table(["quantity", "value"], rows, [False, True])
+            rows.append([key, format_value(value)])
+    return ReportTable(["quantity", "value"], rows, [False, True])
 
 
-def _baseline_tables(metrics: dict[str, Any]) -> list[tuple[str, _Table]]:
+def _baseline_tables(metrics: dict[str, Any]) -> list[tuple[str, ReportTable]]:
     """The baseline table(s): top-level ``baselines``, else each nested one."""
     found: list[tuple[str, list[Any]]] = []
     if isinstance(metrics.get("baselines"), list):
@@ -169,10 +185,12 @@ def _baseline_tables(metrics: dict[str, Any]) -> list[tuple[str, _Table]]:
             cells = []
             for col in BASELINE_COLUMNS:
                 v = row.get(col)
-                cells.append(_fmt(v, 4) if _is_number(v) else ("" if v is None else _fmt(v)))
+                cells.append(
+                    format_value(v, 4) if _is_number(v) else ("" if v is None else format_value(v))
+                )
             body.append(cells)
         tables.append(
-            (caption, _Table(list(BASELINE_COLUMNS), body, [False, False, False, True, True]))
+            (caption, ReportTable(list(BASELINE_COLUMNS), body, [False, False, False, True, True]))
         )
     return tables
 
@@ -192,7 +210,7 @@ EVALUATION_COLUMNS = (
 )
 
 
-def _evaluation_section(root: Path) -> tuple[_Section | None, dict[str, Any]]:
+def _evaluation_section(root: Path) -> tuple[ReportSection | None, dict[str, Any]]:
     """``evaluation.json`` of ``cpckit evaluate``: its rows (CPC beside each baseline) and geometry."""
     path = root / "evaluation.json"
     if not path.is_file():
@@ -200,10 +218,10 @@ def _evaluation_section(root: Path) -> tuple[_Section | None, dict[str, Any]]:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        return _Section("Evaluation", notes=[f"{path.name} could not be read: {exc}"]), {}
+        return ReportSection("Evaluation", notes=[f"{path.name} could not be read: {exc}"]), {}
     if not isinstance(data, dict):
-        return _Section("Evaluation", notes=[f"{path.name} does not hold a JSON object"]), {}
-    sec = _Section("Evaluation")
+        return ReportSection("Evaluation", notes=[f"{path.name} does not hold a JSON object"]), {}
+    sec = ReportSection("Evaluation")
     src: dict[str, Any] = data["data"] if isinstance(data.get("data"), dict) else {}
     proto: dict[str, Any] = data["protocol"] if isinstance(data.get("protocol"), dict) else {}
     sec.notes.append(
@@ -219,27 +237,27 @@ def _evaluation_section(root: Path) -> tuple[_Section | None, dict[str, Any]]:
             for key, _ in EVALUATION_COLUMNS:
                 v = row.get(key)
                 four = _is_number(v) and (key == "std" or key.endswith("accuracy"))
-                cells.append("" if v is None else _fmt(v, 4) if four else _fmt(v))
+                cells.append("" if v is None else format_value(v, 4) if four else format_value(v))
             body.append(cells)
     if body:
         numeric = [i >= 5 for i in range(len(EVALUATION_COLUMNS))]
         sec.tables.append(
-            ("Probe accuracy", _Table([t for _, t in EVALUATION_COLUMNS], body, numeric))
+            ("Probe accuracy", ReportTable([t for _, t in EVALUATION_COLUMNS], body, numeric))
         )
     geo = [g for g in data.get("geometry") or [] if isinstance(g, dict)]
     if geo:
         sec.tables.append(
             (
                 "Alignment and uniformity",
-                _Table(
+                ReportTable(
                     ["name", "features", "alignment", "uniformity", "n"],
                     [
                         [
-                            _fmt(g.get("name")),
-                            _fmt(g.get("features")),
-                            _fmt(g.get("alignment"), 4),
-                            _fmt(g.get("uniformity"), 4),
-                            _fmt(g.get("n")),
+                            format_value(g.get("name")),
+                            format_value(g.get("features")),
+                            format_value(g.get("alignment"), 4),
+                            format_value(g.get("uniformity"), 4),
+                            format_value(g.get("n")),
                         ]
                         for g in geo
                     ],
@@ -269,31 +287,35 @@ def _read_optional_losses(path: Path, notes: list[str]) -> dict[str, np.ndarray]
         return None
 
 
-def _build(root: Path) -> tuple[str, list[_Section]]:
-    metrics = _load_metrics(root)
+def report_sections(root: Path) -> tuple[str, list[ReportSection]]:
+    """A run folder's title and sections, the content that every report format renders."""
+    metrics = load_metrics(root)
     flat = flatten_metrics(metrics)
     notes: list[str] = []
     losses = _read_optional_losses(root / "losses.csv", notes)
     val = _read_optional_losses(root / "val_losses.csv", notes)
     curves, tsne, other = _pngs(root)
-    sections: list[_Section] = []
+    sections: list[ReportSection] = []
 
-    summary = _Section("Run summary", notes=notes)
+    summary = ReportSection("Run summary", notes=notes)
     summary.tables.append(("", _summary(flat, losses)))
     if val is not None and len(val["loss"]):
         summary.tables[0][1].rows.append(
-            ["val_losses.csv: final validation loss", _fmt(float(val["loss"][-1]), 4)]
+            ["val_losses.csv: final validation loss", format_value(float(val["loss"][-1]), 4)]
         )
         if "accuracy" in val:
             summary.tables[0][1].rows.append(
-                ["val_losses.csv: final validation accuracy", _fmt(float(val["accuracy"][-1]), 4)]
+                [
+                    "val_losses.csv: final validation accuracy",
+                    format_value(float(val["accuracy"][-1]), 4),
+                ]
             )
     sections.append(summary)
 
     baselines = _baseline_tables(metrics)
     if baselines:
         sections.append(
-            _Section(
+            ReportSection(
                 "Baselines",
                 tables=baselines,
                 notes=["Probe accuracy of each representation (and input-level baselines)."],
@@ -306,15 +328,15 @@ def _build(root: Path) -> tuple[str, list[_Section]]:
 
     config = root / "config.yaml"
     if config.is_file():
-        sections.append(_Section("Configuration", code=config.read_text(), code_lang="yaml"))
+        sections.append(ReportSection("Configuration", code=config.read_text(), code_lang="yaml"))
 
-    training = _Section("Training curves")
-    training.figures = [_Figure(p, p.name) for p in curves]
+    training = ReportSection("Training curves")
+    training.figures = [ReportFigure(p, p.name) for p in curves]
     per_k = final_epoch_step_accuracy(losses) if losses is not None else {}
     if per_k:
-        table = _Table(
+        table = ReportTable(
             ["k (steps ahead)", "accuracy (final-epoch mean)"],
-            [[str(k), _fmt(a, 4)] for k, a in per_k.items()],
+            [[str(k), format_value(a, 4)] for k, a in per_k.items()],
             [True, True],
         )
         training.tables.append(("Prediction accuracy per step k", table))
@@ -322,19 +344,23 @@ def _build(root: Path) -> tuple[str, list[_Section]]:
         sections.append(training)
 
     if tsne:
-        sections.append(_Section("t-SNE", figures=[_Figure(p, p.name) for p in tsne]))
+        sections.append(ReportSection("t-SNE", figures=[ReportFigure(p, p.name) for p in tsne]))
     if other:
-        sections.append(_Section("Other figures", figures=[_Figure(p, p.name) for p in other]))
+        sections.append(
+            ReportSection("Other figures", figures=[ReportFigure(p, p.name) for p in other])
+        )
 
-    rows = [[key, _fmt(value)] for key, value in flat.items()]
-    rows += [[f"evaluation.{key}", _fmt(value)] for key, value in eval_flat.items()]
+    rows = [[key, format_value(value)] for key, value in flat.items()]
+    rows += [[f"evaluation.{key}", format_value(value)] for key, value in eval_flat.items()]
     sections.append(
-        _Section("All metrics", tables=[("", _Table(["key", "value"], rows, [False, True]))])
+        ReportSection(
+            "All metrics", tables=[("", ReportTable(["key", "value"], rows, [False, True]))]
+        )
     )
     return f"CPC run report: {root.resolve().name}", sections
 
 
-def _html_table(table: _Table) -> str:
+def _html_table(table: ReportTable) -> str:
     esc = html.escape
     head = "".join(f"<th>{esc(h)}</th>" for h in table.header)
     body = []
@@ -347,7 +373,7 @@ def _html_table(table: _Table) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _render_html(title: str, sections: list[_Section]) -> str:
+def _render_html(title: str, sections: list[ReportSection]) -> str:
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -387,7 +413,7 @@ def _md_cell(text: str) -> str:
     return _md_text(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(table: _Table) -> str:
+def _md_table(table: ReportTable) -> str:
     lines = ["| " + " | ".join(_md_cell(h) for h in table.header) + " |"]
     aligns = [
         ("---:" if i < len(table.numeric) and table.numeric[i] else "---")
@@ -398,7 +424,7 @@ def _md_table(table: _Table) -> str:
     return "\n".join(lines)
 
 
-def _render_md(title: str, sections: list[_Section]) -> str:
+def _render_md(title: str, sections: list[ReportSection]) -> str:
     parts = [f"# {_md_text(title)}"]
     for sec in sections:
         parts.append(f"## {sec.title}")
@@ -444,7 +470,7 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     root = Path(run_dir)
     if not root.is_dir():
         raise CpckitError(f"run folder not found: {root}")
-    title, sections = _build(root)
+    title, sections = report_sections(root)
     html_path = root / REPORT_HTML
     md_path = root / REPORT_MD
     html_path.write_text(_render_html(title, sections), encoding="utf-8")
