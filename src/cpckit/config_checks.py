@@ -15,7 +15,10 @@ from cpckit.errors import ConfigError
 if TYPE_CHECKING:
     from cpckit.config import Config
 
-__all__ = ["RUN_TIME_ENV", "expand_out_dir", "validate"]
+__all__ = ["MAX_SIZE", "RUN_TIME_ENV", "expand_out_dir", "validate"]
+
+MAX_SIZE = 1 << 20
+"""The largest width, depth or length a model or encoder key takes."""
 
 
 def validate(cfg: Config) -> None:
@@ -55,6 +58,9 @@ def validate(cfg: Config) -> None:
     for key, value in positive_ints.items():
         if value < 1:
             raise ConfigError(f"{key} = {value} is not valid: expected an integer >= 1")
+        if key.startswith(("model.", "audio_encoder.", "image_encoder.")) and value > MAX_SIZE:
+            # Widths past this overflow torch's size arithmetic instead of failing cleanly.
+            raise ConfigError(f"{key} = {value} is not valid: expected an integer <= {MAX_SIZE:,}")
     non_negative: dict[str, tuple[float, str]] = {
         "train.threads": (cfg.train.threads, "an integer >= 0 (0: torch's default)"),
         "train.grad_clip": (cfg.train.grad_clip, "a number >= 0 (0: off)"),

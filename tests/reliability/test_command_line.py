@@ -70,3 +70,31 @@ def test_out_dir_placeholders_are_filled_or_named(tmp_path: Path) -> None:
         "error: train.out_dir = 'runs/{mode}' has a placeholder that is not valid ('mode'); "
         "valid: {modality}, {time}"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "target", "message"),
+    [
+        ("embed", "--out", "file/x.npz", "error: the folder of --out '{base}/file' is a file, not a folder: give a folder path"),
+        ("embed", "--out", "folder.npz", "error: --out '{base}/folder.npz' is a folder: give a file path"),
+        ("evaluate", "--out-dir", "file", "error: --out-dir '{base}/file' is a file, not a folder: give a folder path"),
+        ("evaluate", "--out-dir", "file/sub", "error: --out-dir '{base}/file/sub' cannot be made: '{base}/file' is a file"),
+    ],
+)  # fmt: skip
+def test_outputs_that_cannot_be_written_are_one_line_before_any_work(
+    tmp_path: Path, command: str, flag: str, target: str, message: str
+) -> None:
+    from helpers.cli import make_run, write_wavs
+
+    run_dir = make_run(tmp_path / "run")
+    write_wavs(tmp_path / "wavs")
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "folder.npz").mkdir()
+    extra = ["--label-regex", r"(?P<digit>\d)_"] if command == "evaluate" else []
+    code, _, err = run(
+        command, "--checkpoint", run_dir, "--audio-root", tmp_path / "wavs", *extra,
+        flag, tmp_path / target,
+    )  # fmt: skip
+    assert code == 2
+    assert err.strip().splitlines()[-1] == message.format(base=tmp_path)
+    assert "Traceback" not in err and (tmp_path / "file").read_text() == "x"

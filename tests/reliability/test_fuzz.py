@@ -22,7 +22,7 @@ from cpckit.errors import ConfigError
 
 KEYS = sorted(key for key, _, _, _ in iter_fields(Config))
 VALUES = st.one_of(
-    st.integers(-(10**4), 10**4).map(str),  # larger sizes are memory, not validation
+    st.integers(-(10**4), 10**4).map(str),  # larger valid sizes test memory, not validation
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["true", "false", "null", "[]", "[1, 2]", "{a: 1}", "1e-3", "-0", "''"]),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),

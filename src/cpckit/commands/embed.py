@@ -91,6 +91,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
         raise CpckitError("give --out FILE.npz, the table to write")
     if not str(args.out).endswith(".npz"):
         raise CpckitError(f"--out {args.out}: the file name must end in .npz")
+    from cpckit.paths import check_output_file
+
+    check_output_file(args.out, "--out")
     if args.batch_size < 1:
         raise CpckitError(f"--batch-size = {args.batch_size} must be >= 1")
     t0 = time.perf_counter()

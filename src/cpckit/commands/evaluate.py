@@ -198,6 +198,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         run_defaults=tuple(k for k in ("seed", "classifier", "pool") if getattr(args, k) is None),
     )
+    if args.out_dir is not None:
+        from cpckit.paths import check_output_folder
+
+        check_output_folder(args.out_dir, "--out-dir")
     result = evaluate_checkpoint(
         ckpt,
         audio_root=value if flag == "--audio-root" else None,

@@ -101,6 +101,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         label_key = "folder"
     if args.label_regex is not None and label_key is None:
         raise CpckitError("--label-regex needs --label-key, the regex group to learn")
+    if args.out_dir is not None:
+        from cpckit.paths import check_output_folder
+
+        check_output_folder(args.out_dir, "--out-dir")
     s = finetune_checkpoint(
         ckpt,
         root,
