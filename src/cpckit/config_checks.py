@@ -73,7 +73,6 @@ def validate(cfg: Config) -> None:
     }
     for key in ("n_queue", "n_synthetic", "n_hard", "hard_pool", "n_crossmodal"):
         non_negative[f"negatives.{key}"] = (getattr(cfg.negatives, key), "an integer >= 0")
-    non_negative["model.dropout"] = (cfg.model.dropout, "a number in [0, 1)")
     non_negative["data.noise_std"] = (cfg.data.noise_std, "a number >= 0")
     for key, (number, what) in non_negative.items():
         if number < 0:
@@ -90,8 +89,10 @@ def validate(cfg: Config) -> None:
             f"audio_encoder.n_fft = {enc.n_fft} is longer than the training window "
             f"({window} samples: data.sample_rate x data.full_duration)"
         )
-    if cfg.model.dropout >= 1:
-        raise ConfigError(f"model.dropout = {cfg.model.dropout} is not valid: expected [0, 1)")
+    if not 0 <= cfg.model.dropout < 1:
+        raise ConfigError(
+            f"model.dropout = {cfg.model.dropout} is not valid: expected a number in [0, 1)"
+        )
     if not 0.0 <= cfg.negatives.momentum < 1.0:
         raise ConfigError(
             f"negatives.momentum = {cfg.negatives.momentum} is not valid: expected a number in "

@@ -29,7 +29,7 @@ class InfoNCEResult:
             step without any has loss and accuracy 0 (the mean over nothing
             is taken as 0, so evaluating a batch of very short clips works);
             a training step checks that the total is not 0
-            (:func:`cpckit.training.guard.check_predictions`), because such
+            (:func:`cpckit.training.guard.check_step`), because such
             a loss is a constant that trains nothing.
     """
 

@@ -13,28 +13,48 @@ from pathlib import Path
 
 from cpckit.errors import CpckitError
 
-__all__ = ["check_input_file", "check_input_folder", "check_output_file", "check_output_folder"]
+__all__ = [
+    "check_input_file",
+    "check_input_folder",
+    "check_output_file",
+    "check_output_folder",
+    "folder_problem",
+]
 
 
-def _nearest_existing(p: Path) -> Path:
-    probe = p.absolute()
-    while not probe.exists():
+def folder_problem(path: str | Path) -> tuple[str, Path] | None:
+    """Why ``path`` cannot be a folder this process writes into, or None when it can be.
+
+    ``("file", path)``: it is a file; ``("under_file", f)``: the file ``f`` is
+    where a parent folder should be; ``("unwritable", d)``: ``d``, the
+    nearest existing folder, gives no write permission. Each command words
+    the message for its own flag.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        return "file", p
+    probe = p
+    while not probe.exists():  # ends at '.' or '/', which exist
         probe = probe.parent
-    return probe
+    if not probe.is_dir():
+        return "under_file", probe
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return "unwritable", probe
+    return None
 
 
 def check_output_folder(path: str | Path, what: str) -> None:
     """``path`` is a folder this process can write into, or one it can create."""
     p = Path(path)
-    if p.exists() and not p.is_dir():
+    problem = folder_problem(p)
+    if problem is None:
+        return
+    kind, where = problem
+    if kind == "file":
         raise CpckitError(f"{what} {str(p)!r} is a file, not a folder: give a folder path")
-    probe = _nearest_existing(p)
-    if not probe.is_dir():
-        raise CpckitError(f"{what} {str(p)!r} cannot be made: {str(probe)!r} is a file")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise CpckitError(
-            f"{what} {str(p)!r} is not writable: no write permission in {str(probe)!r}"
-        )
+    if kind == "under_file":
+        raise CpckitError(f"{what} {str(p)!r} cannot be made: {str(where)!r} is a file")
+    raise CpckitError(f"{what} {str(p)!r} is not writable: no write permission in {str(where)!r}")
 
 
 def check_output_file(path: str | Path, what: str) -> None:

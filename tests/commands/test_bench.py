@@ -117,7 +117,10 @@ def test_perf_bench_text_report_and_bad_steps(capsys: pytest.CaptureFixture[str]
             main(["bench", flag, value, *TINY_CONV])
         assert stop.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
-        assert err == f"cpckit bench: error: argument {flag}: expected an integer >= {low}, got {value}"
+        assert (
+            err
+            == f"cpckit bench: error: argument {flag}: expected an integer >= {low}, got {value}"
+        )
 
 
 @pytest.mark.usefixtures("bench_registered")

@@ -13,7 +13,7 @@ import torch
 from cpckit.build import load_checked_config
 from cpckit.errors import DataError
 from cpckit.training.checkpoints import checkpoint_step, newest_valid_checkpoint
-from cpckit.training.guard import DivergenceError, NoValidPredictionError, check_predictions
+from cpckit.training.guard import DivergenceError, NoValidPredictionError, check_step
 from cpckit.training.module import CPCLightningModule
 from cpckit.training.trainer import build_module
 from helpers.configs import TINY_CONV
@@ -96,4 +96,4 @@ def test_training_batch_without_a_valid_prediction_is_an_error_but_evaluating_it
     batch["audio_length"][2] = 52  # one clip with one prediction is a batch that trains
     result = module.compute_loss(batch)
     assert result.per_modality["audio"].n_valid.tolist() == [1, 0, 0]
-    check_predictions(result, batch, module)
+    check_step(result, batch, module)

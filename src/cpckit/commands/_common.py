@@ -22,6 +22,7 @@ __all__ = [
     "add_out_dir",
     "add_pool",
     "at_least",
+    "check_out_dir",
     "checkpoint_and_data",
     "checkpoint_path",
     "one_root",
@@ -67,6 +68,14 @@ def add_out_dir(p: Any, help: str) -> None:
     """``--out-dir DIR`` (where the command writes), then ``--no-progress``."""
     p.add_argument("--out-dir", metavar="DIR", help=help)
     add_no_progress(p)
+
+
+def check_out_dir(args: argparse.Namespace) -> None:
+    """``--out-dir`` of :func:`add_out_dir`, when given, can be written: checked before any work."""
+    if args.out_dir is not None:
+        from cpckit.paths import check_output_folder
+
+        check_output_folder(args.out_dir, "--out-dir")
 
 
 def one_root(args: argparse.Namespace, *, embeddings: bool = False) -> tuple[str, str]:
@@ -160,7 +169,9 @@ def at_least(low: int) -> Any:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {low}, got {text!r}"
+            ) from None
         if value < low:
             raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
         return value

@@ -10,6 +10,7 @@ from cpckit.commands._common import (
     add_label_regex,
     add_out_dir,
     add_pool,
+    check_out_dir,
     checkpoint_path,
     one_root,
     plain_warnings,
@@ -198,10 +199,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         run_defaults=tuple(k for k in ("seed", "classifier", "pool") if getattr(args, k) is None),
     )
-    if args.out_dir is not None:
-        from cpckit.paths import check_output_folder
-
-        check_output_folder(args.out_dir, "--out-dir")
+    check_out_dir(args)
     result = evaluate_checkpoint(
         ckpt,
         audio_root=value if flag == "--audio-root" else None,

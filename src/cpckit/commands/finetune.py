@@ -10,6 +10,7 @@ from cpckit.commands._common import (
     add_label_regex,
     add_out_dir,
     add_pool,
+    check_out_dir,
     checkpoint_and_data,
     plain_warnings,
 )
@@ -101,10 +102,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         label_key = "folder"
     if args.label_regex is not None and label_key is None:
         raise CpckitError("--label-regex needs --label-key, the regex group to learn")
-    if args.out_dir is not None:
-        from cpckit.paths import check_output_folder
-
-        check_output_folder(args.out_dir, "--out-dir")
+    check_out_dir(args)
     s = finetune_checkpoint(
         ckpt,
         root,

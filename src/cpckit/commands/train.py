@@ -82,10 +82,10 @@ def flag_values(args: argparse.Namespace, flags: dict[str, tuple[str, str]]) -> 
     from cpckit.config import parse_override
 
     out: dict[str, Any] = {}
+    bool_keys = _bool_keys() if isinstance(getattr(args, "overrides", None), list) else set()
     for flag, (key, _) in flags.items():
         raw = getattr(args, flag.lstrip("-").replace("-", "_"), None)
-        bare = key in _bool_keys() and isinstance(getattr(args, "overrides", None), list)
-        if bare and isinstance(raw, str) and "=" in raw:
+        if key in bool_keys and isinstance(raw, str) and "=" in raw:
             # A bare true/false flag took the override after it (`--overwrite train.lr=1`).
             args.overrides.insert(0, raw)
             raw = "true"

@@ -140,9 +140,12 @@ def _check_root(root: Path) -> None:
     Left to the download, these would surface as a ``NotADirectoryError`` or
     ``PermissionError`` traceback from deep inside it.
     """
-    existing = next((p for p in (root, *root.parents) if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        where = "is a file" if existing == root else f"is under {existing}, which is a file"
+    from cpckit.paths import folder_problem
+
+    problem = folder_problem(root)
+    if problem is not None and problem[0] != "unwritable":
+        kind, existing = problem
+        where = "is a file" if kind == "file" else f"is under {existing}, which is a file"
         raise DataError(
             f"root {root} {where}, not a folder: give a folder to put the dataset in (--root)"
         )

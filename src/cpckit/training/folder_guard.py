@@ -30,30 +30,36 @@ from cpckit.training.run_folder import RunPaths
 
 __all__ = [
     "LOCK_FILE",
-    "RUN_OUTPUTS",
     "RunLock",
     "check_reuse",
     "clear_outputs",
     "is_global_zero",
+    "run_outputs",
     "run_state",
 ]
 
 LOCK_FILE = ".cpckit.lock"
 
-# The files a run writes at its top level (besides config.yaml and the logs);
-# ``--overwrite`` removes them, so that nothing of the old run is read as the new one's.
-RUN_OUTPUTS = (
-    "manifest.json",
-    "cpc_model.pth",
-    "losses.csv",
-    "losses.npy",
-    "training_curve.png",
-    "metrics.json",
-    "report.html",
-    "report.md",
-    "tsne_audio.png",
-    "tsne_image.png",
-)
+
+def run_outputs(paths: RunPaths) -> list[Path]:
+    """The files a run writes at its top level besides ``config.yaml`` and the logs.
+
+    ``--overwrite`` removes them, so that nothing of the old run is read as
+    the new one's; any of them marks the folder as holding a run.
+    """
+    from cpckit.evaluation.report import REPORT_HTML, REPORT_MD
+
+    return [
+        paths.manifest,
+        paths.model,
+        paths.losses_csv,
+        paths.losses_npy,
+        paths.curve,
+        paths.metrics,
+        paths.root / REPORT_HTML,
+        paths.root / REPORT_MD,
+        *(paths.tsne(modality) for modality in ("audio", "image")),
+    ]
 
 
 def is_global_zero() -> bool:
@@ -74,7 +80,7 @@ def run_state(paths: RunPaths) -> str | None:
     root = paths.root
     if not root.is_dir():
         return None
-    present = [name for name in RUN_OUTPUTS if (root / name).is_file()]
+    present = [path.name for path in run_outputs(paths) if path.is_file()]
     checkpoints = sorted(paths.checkpoints.glob("*.ckpt")) if paths.checkpoints.is_dir() else []
     if not present and not checkpoints:
         return None
@@ -118,11 +124,10 @@ def clear_outputs(paths: RunPaths) -> list[str]:
     run's up later.
     """
     removed = []
-    for name in RUN_OUTPUTS:
-        path = paths.root / name
+    for path in run_outputs(paths):
         if path.is_file():
             path.unlink()
-            removed.append(name)
+            removed.append(path.name)
     if paths.checkpoints.is_dir():
         for path in sorted(paths.checkpoints.glob("*.ckpt")):
             path.unlink()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DivergenceError",
     "NoValidPredictionError",
-    "check_finite_loss",
-    "check_predictions",
+    "check_step",
     "first_nonfinite",
 ]
 
@@ -70,22 +69,42 @@ class DivergenceError(CpckitError):
         )
 
 
-def check_finite_loss(loss: Tensor, module: Any) -> None:
-    """Raise :class:`DivergenceError` when ``loss`` is not finite on any process.
+def _agree(flags: Sequence[bool], module: Any) -> list[bool]:
+    """Each flag and-ed over the processes: under DDP one all-reduce for all of them.
 
-    Under DDP every process takes the same decision (one all-reduce of a
-    flag), so all stop together instead of one waiting for the others in
-    the gradient all-reduce. ``module`` is the LightningModule; the step
-    named is the one being computed (``global_step + 1``).
+    Every process then takes the same decision, so all stop together instead
+    of one waiting for the others in the gradient all-reduce.
     """
-    finite = bool(torch.isfinite(loss.detach()).all())
     trainer = getattr(module, "_trainer", None)
-    everywhere = finite
-    if trainer is not None and trainer.world_size > 1:
-        everywhere = trainer.strategy.reduce_boolean_decision(finite, all=True)
-    if not everywhere:
-        value: float | str = float(loss.detach()) if not finite else "not finite on another process"
-        raise DivergenceError(int(module.global_step) + 1, value)
+    if trainer is None or trainer.world_size <= 1:
+        return list(flags)
+    votes = torch.tensor([float(f) for f in flags], device=module.device)
+    total = trainer.strategy.reduce(votes, reduce_op="sum")
+    return [bool(v > trainer.world_size - 0.5) for v in total.tolist()]
+
+
+def check_step(result: ObjectiveResult, batch: Mapping[str, Any], module: Any) -> None:
+    """The checks of a training step: a valid prediction per modality, a finite loss.
+
+    Raises :class:`NoValidPredictionError` when a modality of the batch
+    predicts nothing (its loss is a constant 0 that trains nothing;
+    evaluation may score such a batch, so only the training step calls
+    this), and :class:`DivergenceError` when the loss is not finite. Under
+    DDP both are decided on every process together, in one all-reduce.
+    ``module`` is the LightningModule; the step named is the one being
+    computed (``global_step + 1``).
+    """
+    empty = [m for m, r in result.per_modality.items() if int(r.n_valid.sum()) == 0]
+    finite = bool(torch.isfinite(result.loss.detach()).all())
+    predicts_everywhere, finite_everywhere = _agree([not empty, finite], module)
+    step = int(module.global_step) + 1
+    if not predicts_everywhere:
+        _no_prediction(step, empty, result, batch)
+    if not finite_everywhere:
+        value: float | str = (
+            float(result.loss.detach()) if not finite else "not finite on another process"
+        )
+        raise DivergenceError(step, value)
 
 
 def first_nonfinite(module: nn.Module) -> str | None:
@@ -121,22 +140,9 @@ def _describe_clips(modality: str, result: ObjectiveResult, batch: Mapping[str, 
     return what
 
 
-def check_predictions(result: ObjectiveResult, batch: Mapping[str, Any], module: Any) -> None:
-    """Raise :class:`NoValidPredictionError` when a modality of a training batch predicts nothing.
-
-    Evaluation may score a batch without any valid prediction (its loss is
-    then 0 and means nothing); training must not, so only the training step
-    calls this. Under DDP every process takes the same decision, as in
-    :func:`check_finite_loss`.
-    """
-    empty = [m for m, r in result.per_modality.items() if int(r.n_valid.sum()) == 0]
-    trainer = getattr(module, "_trainer", None)
-    everywhere = not empty
-    if trainer is not None and trainer.world_size > 1:
-        everywhere = trainer.strategy.reduce_boolean_decision(not empty, all=True)
-    if everywhere:
-        return
-    step = int(module.global_step) + 1
+def _no_prediction(
+    step: int, empty: list[str], result: ObjectiveResult, batch: Mapping[str, Any]
+) -> None:
     if not empty:
         raise NoValidPredictionError(
             f"training step {step}: a batch on another process has no valid prediction (its "

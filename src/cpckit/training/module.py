@@ -12,7 +12,7 @@ from torch import Tensor
 
 from cpckit.model import CPCModel
 from cpckit.objective import CPCObjective, ObjectiveResult
-from cpckit.training.guard import check_finite_loss, check_predictions
+from cpckit.training.guard import check_step
 
 __all__ = ["CPCLightningModule", "warmup_cosine"]
 
@@ -68,8 +68,7 @@ class CPCLightningModule(L.LightningModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any]:
         batch = self.training_batch(batch)
         result = self.compute_loss(batch)
-        check_predictions(result, batch, self)
-        check_finite_loss(result.loss, self)
+        check_step(result, batch, self)
         acc = result.step_accuracy
         # the loss per step and per epoch, the accuracy per step, both in the progress bar
         self._log_pair(

@@ -271,7 +271,9 @@ def _clear_for_overwrite(paths: RunPaths) -> None:
 
     removed = clear_outputs(paths)
     if removed:
-        shown = ", ".join(removed[:4]) + (f" and {len(removed) - 4} more" if len(removed) > 4 else "")
+        shown = ", ".join(removed[:4]) + (
+            f" and {len(removed) - 4} more" if len(removed) > 4 else ""
+        )
         print(f"overwrite: removed the earlier run's {shown} from {paths.root}", flush=True)
 
 
