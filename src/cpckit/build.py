@@ -77,6 +77,12 @@ def check_config(cfg: Config) -> None:
     parse_mode(cfg.negatives.mode, cfg.negatives.samplers)
     if cfg.data.modality in ("audio", "multimodal"):
         check_audio_window(cfg)
+        from cpckit.data.audio_augment import make_audio_augment
+
+        try:
+            make_audio_augment(cfg)
+        except ValueError as err:
+            raise ConfigError(f"audio_augment: {err}") from None
 
 
 def _conv_rows(cfg: Config) -> list[list[int]]:

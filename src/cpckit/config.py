@@ -161,7 +161,15 @@ class AudioAugmentConfig:
         "one draw per training window, never applied to the probes",
     )
     prob: float = _f(0.5, "probability that each listed transform is applied to a window")
-    pitch_semitones: float = _f(3.0, "pitch: shift drawn in [-x, x] semitones (tempo moves too)")
+    pitch_semitones: float = _f(3.0, "pitch: shift drawn in [-x, x] semitones")
+    pitch_mode: Literal["speed", "shift"] = _f(
+        "speed", "pitch: 'speed' resamples (tempo moves too), 'shift' keeps the tempo"
+    )
+    apply_to: Literal["both", "past"] = _f(
+        "both",
+        "'both': the whole window; 'past': only the context's input, the predictions "
+        "are scored against the clean window's latents (needs pitch_mode shift)",
+    )
     reverb_rt60: float = _f(0.4, "reverb: reverberation time drawn in [0.05, x] seconds")
     bandreject_octaves: float = _f(0.5, "bandreject: width of the removed band in octaves")
     noise_snr_min: float = _f(5.0, "noise: lowest signal-to-noise ratio in dB")

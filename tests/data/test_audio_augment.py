@@ -15,9 +15,12 @@ from cpckit.data.audio_augment import (
     band_reject,
     make_audio_augment,
     pitch_shift,
+    pitch_shift_keep_tempo,
     reverberate,
     time_dropout,
+    time_stretch,
 )
+from cpckit.errors import ConfigError
 
 SR = 8000
 
@@ -38,6 +41,49 @@ def test_pitch_shift_moves_the_tone_by_the_semitones() -> None:
     assert abs(_peak_hz(up) - 800.0) < 10.0
     down = pitch_shift(_tone(400.0), -12.0)
     assert down.shape[0] == 8000 and abs(_peak_hz(down) - 200.0) < 5.0
+
+
+def test_time_stretch_changes_the_length_and_keeps_the_pitch() -> None:
+    faster = time_stretch(_tone(400.0), 2.0)
+    assert faster.shape[0] == 2000 and abs(_peak_hz(faster) - 400.0) < 10.0
+    slower = time_stretch(_tone(400.0), 0.8)
+    assert slower.shape[0] == 5000 and abs(_peak_hz(slower) - 400.0) < 5.0
+
+
+def test_pitch_shift_keeping_the_tempo_moves_the_tone_not_the_onset() -> None:
+    up = pitch_shift_keep_tempo(_tone(400.0), 3.0)
+    assert up.shape[0] == 4000  # length kept
+    assert abs(_peak_hz(up) - 400.0 * 2 ** (3 / 12)) < 8.0
+    assert float(up.square().mean().sqrt()) == pytest.approx(
+        float(_tone(400.0).square().mean().sqrt()), rel=1e-4
+    )
+    # a tone that starts half-way starts half-way after the shift (speed would move it)
+    wave = torch.cat([torch.zeros(2000), _tone(300.0, 2000)])
+    for semitones in (-3.0, 3.0):
+        energy = pitch_shift_keep_tempo(wave, semitones).reshape(40, 100).square().mean(1)
+        onset = int((energy > 0.1 * energy.max()).nonzero()[0])
+        assert onset in (19, 20), (semitones, onset)
+    speed = pitch_shift(wave, 3.0).reshape(-1)
+    assert speed.shape[0] < 3400  # the speed change, by contrast, shortens it
+
+
+def test_augmenting_the_past_only_needs_a_pitch_that_keeps_time() -> None:
+    with pytest.raises(ValueError, match="pitch_mode = shift"):
+        AudioAugment(["pitch"], SR, apply_to="past")
+    assert AudioAugment(["pitch"], SR, apply_to="past", pitch_mode="shift").apply_to == "past"
+    assert AudioAugment(["noise"], SR, apply_to="past").apply_to == "past"
+    from cpckit.build import check_config
+
+    cfg = load_config(
+        None,
+        ["audio_augment.transforms=[pitch,noise]", "audio_augment.apply_to=past"],
+    )
+    with pytest.raises(ConfigError) as err:
+        check_config(cfg)
+    assert str(err.value) == (
+        "audio_augment: audio_augment.apply_to = past needs transforms that keep time "
+        "aligned: pitch with pitch_mode = speed changes the tempo (use pitch_mode = shift)"
+    )
 
 
 def test_band_reject_removes_the_band_energy_only() -> None:

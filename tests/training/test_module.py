@@ -47,3 +47,54 @@ def test_training_step_augments_the_audio_it_sees() -> None:
 def test_bad_schedule_name() -> None:
     with pytest.raises(ValueError, match="lr_schedule"):
         CPCLightningModule(torch.nn.Linear(1, 1), torch.nn.Identity(), lr_schedule="step")  # type: ignore[arg-type]
+
+
+def test_past_only_augmentation_scores_against_the_clean_latents() -> None:
+    """The context comes from the augmented window, the positives from the clean one."""
+    from cpckit.build import build_model, build_objective
+    from cpckit.config import load_config
+    from cpckit.data.audio_augment import make_audio_augment
+
+    cfg = load_config(
+        None,
+        [
+            "audio_encoder.kind=mel",
+            "data.full_duration=0.3",
+            "model.prediction_steps=4",
+            "audio_augment.transforms=[noise]",
+            "audio_augment.prob=1.0",
+            "audio_augment.apply_to=past",
+            "audio_augment.noise_snr_min=0",
+            "audio_augment.noise_snr_max=0",
+        ],
+    )
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    objective = build_objective(cfg, model)
+    seen: list[dict] = []
+    real = objective.forward
+
+    def spy(out: dict, groups: object) -> object:
+        seen.append(out)
+        return real(out, groups)
+
+    objective.forward = spy  # type: ignore[method-assign]
+    module = CPCLightningModule(model, objective, augment=make_audio_augment(cfg))
+    clean = torch.randn(4, 1, 4800)
+    lengths = torch.tensor([4800, 4800, 4000, 3000])
+    batch = module.training_batch({"audio": clean, "audio_length": lengths})
+    assert torch.equal(batch["audio_target"], clean)
+    assert not torch.allclose(batch["audio"], clean)  # 0 dB noise on every window
+    result = module.compute_loss(batch)
+    out = seen[0]["audio"]
+    with torch.no_grad():
+        z_clean, valid = model.encode("audio", clean, lengths)
+        z_aug, _ = model.encode("audio", batch["audio"], lengths)
+        c_aug = model.context(z_aug)
+    assert torch.allclose(out.z, z_clean, atol=1e-6)  # positives and negatives: clean
+    assert torch.allclose(out.c, c_aug, atol=1e-6)  # context: augmented
+    assert valid is not None and torch.equal(out.valid, valid)
+    assert result.loss.requires_grad and torch.isfinite(result.loss)
+    # without apply_to = past the same step scores against the augmented latents
+    module.augment.apply_to = "both"  # type: ignore[union-attr]
+    assert "audio_target" not in module.training_batch({"audio": clean, "audio_length": lengths})

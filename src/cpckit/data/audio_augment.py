@@ -10,9 +10,20 @@ augmentation varies (the speaker's pitch, the room, the channel) to tell a
 positive from the negatives.
 
 Only the valid samples of a window (``audio_length``) are transformed; the
-padding stays zero. ``pitch`` resamples the window (a speed change: pitch
-and tempo move together, as ``sox speed``), so it can change the valid
-length; :meth:`AudioAugment.__call__` returns the new lengths.
+padding stays zero. ``pitch`` with ``pitch_mode = "speed"`` resamples the
+window (pitch and tempo move together, as ``sox speed``), so it can change
+the valid length; :meth:`AudioAugment.__call__` returns the new lengths.
+With ``pitch_mode = "shift"`` the tempo is kept (a phase-vocoder time
+stretch, then the resampling: ``sox pitch``), so every sample stays where
+it was in time.
+
+With ``apply_to = "past"`` (WavAugment's finding: augmenting only the
+segments the prediction is made from works better than augmenting the
+future too) the training step encodes the clean window as well and scores
+the predictions, made from the augmented window's context, against the
+clean window's latents (:meth:`cpckit.training.module.CPCLightningModule.compute_loss`);
+that needs transforms that keep time aligned, so ``pitch`` must then use
+``pitch_mode = "shift"``.
 
 Configured by the ``audio_augment`` section (``transforms`` is the list of
 names, applied in the order of :data:`TRANSFORMS`); applied to training
@@ -38,8 +49,10 @@ __all__ = [
     "band_reject",
     "make_audio_augment",
     "pitch_shift",
+    "pitch_shift_keep_tempo",
     "reverberate",
     "time_dropout",
+    "time_stretch",
 ]
 
 TRANSFORMS = ("pitch", "reverb", "bandreject", "noise", "timedrop")
@@ -64,6 +77,51 @@ def pitch_shift(wave: Tensor, semitones: float) -> Tensor:
     right = (left + 1).clamp_max(n - 1)
     frac = pos - left.to(wave.dtype)
     return wave[left] * (1 - frac) + wave[right] * frac
+
+
+def time_stretch(wave: Tensor, rate: float, n_fft: int = 256, hop: int = 64) -> Tensor:
+    """``wave (S,)`` played ``rate`` times as fast, pitch kept: about ``S / rate`` samples.
+
+    A phase vocoder (Flanagan and Golden 1966; the method of
+    ``librosa.effects.time_stretch``): the STFT is read at fractional frames
+    ``0, rate, 2 rate, ...``, magnitudes interpolated between neighbouring
+    frames, phases advanced by each bin's measured frequency.
+    """
+    n = wave.shape[0]
+    if n < n_fft:  # too short for one frame: a plain resampling
+        return pitch_shift(wave, 12.0 * math.log2(rate))
+    window = torch.hann_window(n_fft, dtype=wave.dtype, device=wave.device)
+    spec = torch.stft(wave, n_fft, hop, window=window, center=True, return_complex=True)
+    n_frames = spec.shape[1]
+    steps = torch.arange(0.0, n_frames - 1, rate, dtype=wave.dtype, device=wave.device)
+    left = steps.floor().long()
+    frac = (steps - left.to(wave.dtype)).unsqueeze(0)
+    s0, s1 = spec[:, left], spec[:, left + 1]
+    mag = s0.abs() * (1 - frac) + s1.abs() * frac
+    expected = torch.linspace(0, math.pi * hop, spec.shape[0], dtype=wave.dtype, device=wave.device)
+    dphase = s1.angle() - s0.angle() - expected.unsqueeze(1)
+    dphase = dphase - 2 * math.pi * torch.round(dphase / (2 * math.pi))
+    phase = torch.cumsum(expected.unsqueeze(1) + dphase, dim=1)
+    phase = torch.cat([spec[:, :1].angle(), phase[:, :-1] + spec[:, :1].angle()], dim=1)
+    out_len = max(1, int(round(n / rate)))
+    return torch.istft(
+        torch.polar(mag, phase), n_fft, hop, window=window, center=True, length=out_len
+    )
+
+
+def pitch_shift_keep_tempo(wave: Tensor, semitones: float) -> Tensor:
+    """``wave (S,)`` with its pitch moved by ``semitones`` and its length and timing kept.
+
+    :func:`time_stretch` by ``1 / f`` (``f = 2**(semitones / 12)``: the window
+    grows to about ``f S`` samples), then :func:`pitch_shift` by the same
+    ``f`` back to ``S`` samples; the result is cut or zero-padded to exactly ``S``.
+    """
+    n = wave.shape[0]
+    factor = 2.0 ** (semitones / 12.0)
+    out = pitch_shift(time_stretch(wave, 1.0 / factor), semitones)[:n]
+    if out.shape[0] < n:
+        out = torch.cat([out, out.new_zeros(n - out.shape[0])])
+    return out * (_rms(wave) / _rms(out).clamp_min(1e-8))
 
 
 def reverberate(
@@ -135,6 +193,9 @@ class AudioAugment:
         sample_rate: the audio's rate in Hz.
         prob: probability that each named transform is applied to a window.
         pitch_semitones: pitch moves by a uniform draw in ``[-x, x]`` semitones.
+        pitch_mode: ``speed`` (tempo moves with the pitch) or ``shift`` (tempo kept).
+        apply_to: ``both`` (the whole window) or ``past`` (the context's input
+            only: the training step scores against the clean window's latents).
         reverb_rt60: reverberation time drawn in ``[0.05, x]`` seconds.
         bandreject_octaves: width of the rejected band (its centre is drawn
             log-uniformly between 100 Hz and 0.9 x Nyquist).
@@ -154,6 +215,8 @@ class AudioAugment:
         *,
         prob: float = 0.5,
         pitch_semitones: float = 3.0,
+        pitch_mode: str = "speed",
+        apply_to: str = "both",
         reverb_rt60: float = 0.4,
         bandreject_octaves: float = 0.5,
         noise_snr_db: tuple[float, float] = (5.0, 20.0),
@@ -168,7 +231,18 @@ class AudioAugment:
             )
         if not 0.0 <= prob <= 1.0:
             raise ValueError(f"audio augmentation prob = {prob} must be in [0, 1]")
+        if pitch_mode not in ("speed", "shift"):
+            raise ValueError(f"pitch_mode = {pitch_mode!r}: expected 'speed' or 'shift'")
+        if apply_to not in ("both", "past"):
+            raise ValueError(f"apply_to = {apply_to!r}: expected 'both' or 'past'")
         self.transforms = tuple(t for t in TRANSFORMS if t in transforms)
+        if apply_to == "past" and "pitch" in self.transforms and pitch_mode == "speed":
+            raise ValueError(
+                "audio_augment.apply_to = past needs transforms that keep time aligned: "
+                "pitch with pitch_mode = speed changes the tempo (use pitch_mode = shift)"
+            )
+        self.pitch_mode = pitch_mode
+        self.apply_to = apply_to
         self.sample_rate = sample_rate
         self.prob = prob
         self.pitch_semitones = pitch_semitones
@@ -193,7 +267,8 @@ class AudioAugment:
                 continue
             if name == "pitch":
                 s = self.pitch_semitones
-                wave = pitch_shift(wave, _uniform(gen, -s, s))
+                shift = pitch_shift if self.pitch_mode == "speed" else pitch_shift_keep_tempo
+                wave = shift(wave, _uniform(gen, -s, s))
             elif name == "reverb":
                 rt60 = _uniform(gen, 0.05, max(0.05, self.reverb_rt60))
                 wave = reverberate(wave, sr, rt60, _uniform(gen, 0.3, 1.0), gen)
@@ -241,6 +316,8 @@ def make_audio_augment(cfg: Config) -> AudioAugment | None:
         cfg.data.sample_rate,
         prob=a.prob,
         pitch_semitones=a.pitch_semitones,
+        pitch_mode=a.pitch_mode,
+        apply_to=a.apply_to,
         reverb_rt60=a.reverb_rt60,
         bandreject_octaves=a.bandreject_octaves,
         noise_snr_db=(a.noise_snr_min, a.noise_snr_max),

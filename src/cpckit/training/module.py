@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +27,9 @@ class CPCLightningModule(L.LightningModule):
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
         augment: ``(audio, lengths) -> (audio, lengths)`` applied to the
-            audio of training batches only (:mod:`cpckit.data.audio_augment`).
+            audio of training batches only (:mod:`cpckit.data.audio_augment`);
+            when it has ``apply_to == "past"``, only the context's input is
+            augmented and the predictions are scored against the clean latents.
         lr_schedule: ``constant`` or ``cosine`` (linear warmup over
             ``warmup_steps``, then cosine decay to 0 at the last step).
         warmup_steps: warmup steps of the cosine schedule.
@@ -55,15 +58,41 @@ class CPCLightningModule(L.LightningModule):
         self.warmup_steps = warmup_steps
 
     def compute_loss(self, batch: dict[str, Tensor]) -> ObjectiveResult:
-        """Forward pass and objective for one batch (the body of every step)."""
-        return self.objective(self.model(batch), batch.get("group"))
+        """Forward pass and objective for one batch (the body of every step).
+
+        A batch holding ``audio_target`` (the clean window, see
+        :meth:`training_batch`) is scored against that window's latents: the
+        context and predictions come from ``audio`` (augmented), the positives
+        and negatives from the encoder's output for the clean window.
+        """
+        out = self.model(batch)
+        if "audio_target" in batch:
+            z, valid = self.model.encode(
+                "audio", batch["audio_target"], batch.get("audio_target_length")
+            )
+            aug = out["audio"]
+            if valid is None or aug.valid is None:
+                valid = aug.valid if valid is None else valid
+            else:
+                valid = valid & aug.valid
+            out["audio"] = dataclasses.replace(aug, z=z, valid=valid)
+        return self.objective(out, batch.get("group"))
 
     def training_batch(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """``batch`` as a training step sees it: its audio augmented when ``augment`` is set."""
+        """``batch`` as a training step sees it: its audio augmented when ``augment`` is set.
+
+        With an augmentation applied to the past only, the clean window stays
+        in the batch as ``audio_target`` (and ``audio_target_length``).
+        """
         if self.augment is None or "audio" not in batch:
             return batch
         audio, lengths = self.augment(batch["audio"], batch.get("audio_length"))
-        return {**batch, "audio": audio, "audio_length": lengths}
+        out = {**batch, "audio": audio, "audio_length": lengths}
+        if getattr(self.augment, "apply_to", "both") == "past":
+            out["audio_target"] = batch["audio"]
+            if "audio_length" in batch:
+                out["audio_target_length"] = batch["audio_length"]
+        return out
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any]:
         batch = self.training_batch(batch)
