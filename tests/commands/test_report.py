@@ -98,7 +98,7 @@ def test_report_command_writes_every_figure_and_number(run_dir: Path) -> None:
 
 def test_report_of_a_missing_folder_is_one_line(tmp_path: Path) -> None:
     code, stdout, err = run("report", tmp_path / "nope")
-    assert code == 2 and stdout == ""
+    assert code == 1 and stdout == ""
     assert err.strip() == f"error: run folder not found: {tmp_path / 'nope'}"
 
 

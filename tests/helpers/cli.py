@@ -141,6 +141,34 @@ def run_ok(*args: object) -> str:
 REPO = Path(__file__).resolve().parents[2]
 
 
+def console_script(*args: object, unbuffered: bool = False) -> tuple[list[str], dict[str, str]]:
+    """The installed ``cpckit`` console script with ``args``, and the environment to run it in.
+
+    The script is the one beside this interpreter (the virtual environment's
+    ``bin``), or else the one on PATH; ``PYTHONPATH`` puts this checkout's
+    ``src`` first, so the script runs these sources whichever checkout the
+    environment was installed from. ``unbuffered``: ``PYTHONUNBUFFERED=1``
+    (each write reaches the pipe at once); otherwise stdout is buffered, as
+    Python buffers a pipe by default.
+    """
+    import os
+    import shutil
+    import sys
+
+    script = Path(sys.executable).parent / "cpckit"
+    if not script.is_file():
+        found = shutil.which("cpckit")
+        assert found is not None, "no cpckit console script: pip install -e ."
+        script = Path(found)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    return [str(script), *(str(a) for a in args)], env
+
+
 def run_script(name: str, *args: object) -> tuple[int, str]:
     """``python <repo>/<name> ARGS`` in this process: (exit code, stdout).
 

@@ -70,8 +70,8 @@ def _train(root: Path, out: Path, *extra: str) -> tuple[int, str, str, list[str]
 
 
 def _one_error(code: int, stdout: str, stderr: str) -> str:
-    """The run failed with exit code 2 and one ``error:`` line on stderr, without a traceback."""
-    assert code == 2, stdout + stderr
+    """The run failed with exit code 1 and one ``error:`` line on stderr, without a traceback."""
+    assert code == 1, stdout + stderr
     assert "Traceback" not in stdout + stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr
@@ -210,7 +210,7 @@ def test_mismatching_archive_is_set_aside_and_named_when_there_is_no_network(
         f"{downloads / 'v1.0.9.tar.gz'} did not match its checksum (expected sha256 {want}, got "
         f"{got}) and was moved to {moved}"
     )
-    assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
     error = (
         "error: could not download http://127.0.0.1:1/v1.0.9.tar.gz: the connection was refused; "
         f"on a machine without internet, put v1.0.9.tar.gz (from that URL) in {downloads} and "
@@ -258,7 +258,7 @@ def test_prepare_root_that_is_not_a_folder_is_one_line(tmp_path: Path, where: st
     file.write_text("notes")
     root = file if where == "file" else file / "data"
     proc = _prepare("fsdd", "--root", root)
-    assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
     what = "is a file" if where == "file" else f"is under {file}, which is a file"
     assert proc.stderr.splitlines() == [
         f"error: root {root} {what}, not a folder: give a folder to put the dataset in (--root)"

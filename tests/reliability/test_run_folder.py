@@ -103,7 +103,7 @@ def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path: Path) -> None:
         (out / ".cpckit.lock").write_text(json.dumps(lock))
         before = _snapshot(out)
         code, _, err = _train(out)
-        assert code == 2
+        assert code == 1
         assert _one_error(err) == (
             f"error: train.out_dir '{out}' is in use by the run of pid {owner.pid} on "
             f"{lock['host']}, since 2026-01-01T00:00:00: wait for it to end, or give another "
@@ -121,7 +121,7 @@ def test_a_lock_of_another_host_is_refused_naming_the_file(tmp_path: Path) -> No
     lock = out / ".cpckit.lock"
     lock.write_text(json.dumps({"pid": 1, "host": "elsewhere", "started": "then"}))
     code, _, err = _train(out)
-    assert code == 2
+    assert code == 1
     assert _one_error(err) == (
         f"error: train.out_dir '{out}' is in use by a run of pid 1 on elsewhere, since then "
         f"(lock file {lock}); if no run is active there, delete that file"
@@ -155,7 +155,7 @@ def test_an_out_dir_that_cannot_be_a_folder_is_one_line(
     (tmp_path / "file").write_text("x")
     out = tmp_path / where
     code, stdout, err = _train(out)
-    assert code == 2
+    assert code == 1
     assert _one_error(err) == message.format(out=out, base=tmp_path)
     assert "data:" not in stdout  # refused before any data loaded
     assert (tmp_path / "file").read_text() == "x"
@@ -166,7 +166,7 @@ def test_an_unwritable_out_dir_is_one_line(tmp_path: Path) -> None:
     locked = tmp_path / "ro"
     locked.mkdir(mode=0o555)
     code, _, err = _train(locked / "run")
-    assert code == 2
+    assert code == 1
     assert _one_error(err) == (
         f"error: train.out_dir '{locked / 'run'}' is not writable: no write permission in '{locked}'"
     )
@@ -244,7 +244,7 @@ def test_a_full_disk_while_checkpointing_keeps_the_last_good_one_and_resumes(
     monkeypatch.setattr(run_folder.torch, "save", save)
     code, _, err = _train(out, "--epochs", "2", "--checkpoint-every-n-steps", "1")
     ckpts = out / "checkpoints"
-    assert code == 2
+    assert code == 1
     assert _one_error(err) == (
         f"error: cannot write checkpoint {ckpts / 'step00000002.ckpt'}: No space left on device; "
         f"the checkpoints already in {ckpts} are intact: free some space and run again with "

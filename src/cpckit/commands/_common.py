@@ -80,16 +80,16 @@ def check_out_dir(args: argparse.Namespace) -> None:
 
 def one_root(args: argparse.Namespace, *, embeddings: bool = False) -> tuple[str, str]:
     """``(flag, value)`` of the one data source given; a one-line error otherwise."""
-    from cpckit.errors import CpckitError
+    from cpckit.errors import UsageError
 
     flags = ["--audio-root", "--image-root"] + (["--embeddings"] if embeddings else [])
     given = [(f, getattr(args, f[2:].replace("-", "_"))) for f in flags]
     given = [(f, v) for f, v in given if v is not None]
     choices = ", ".join(flags[:-1]) + " or " + flags[-1]
     if not given:
-        raise CpckitError(f"give the data: one of {choices}")
+        raise UsageError(f"give the data: one of {choices}")
     if len(given) > 1:
-        raise CpckitError(f"give one of {choices}, not {' and '.join(f for f, _ in given)}")
+        raise UsageError(f"give one of {choices}, not {' and '.join(f for f, _ in given)}")
     return given[0]
 
 
@@ -102,10 +102,10 @@ def checkpoint_and_data(
 
 def checkpoint_path(args: argparse.Namespace) -> str:
     """``--checkpoint``, checked to exist (one-line error otherwise)."""
-    from cpckit.errors import CpckitError
+    from cpckit.errors import CpckitError, UsageError
 
     if args.checkpoint is None:
-        raise CpckitError("give --checkpoint PATH: a run folder or its cpc_model.pth")
+        raise UsageError("give --checkpoint PATH: a run folder or its cpc_model.pth")
     p = Path(args.checkpoint)
     if not p.exists() or (p.is_dir() and not (p / "cpc_model.pth").is_file()):
         raise CpckitError(

@@ -83,19 +83,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 @plain_warnings()
 def cmd_embed(args: argparse.Namespace) -> int:
     from cpckit.api import load
-    from cpckit.errors import CpckitError
+    from cpckit.errors import UsageError
     from cpckit.evaluation.embed import embed_folder, save_embeddings
 
     ckpt, flag, root = checkpoint_and_data(args)
     if args.out is None:
-        raise CpckitError("give --out FILE.npz, the table to write")
+        raise UsageError("give --out FILE.npz, the table to write")
     if not str(args.out).endswith(".npz"):
-        raise CpckitError(f"--out {args.out}: the file name must end in .npz")
+        raise UsageError(f"--out {args.out}: the file name must end in .npz")
     from cpckit.paths import check_output_file
 
     check_output_file(args.out, "--out")
     if args.batch_size < 1:
-        raise CpckitError(f"--batch-size = {args.batch_size} must be >= 1")
+        raise UsageError(f"--batch-size = {args.batch_size} must be >= 1")
     t0 = time.perf_counter()
     pre = load(ckpt)
     table = embed_folder(

@@ -90,18 +90,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 @plain_warnings()
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from cpckit.errors import CpckitError
+    from cpckit.errors import UsageError
     from cpckit.evaluation.finetune import finetune_checkpoint
 
     ckpt, flag, root = checkpoint_and_data(args)
     modality = "audio" if flag == "--audio-root" else "image"
     if args.pool not in ("mean", "max", "last"):
-        raise CpckitError(f"--pool {args.pool!r} is unknown; valid: mean, max, last")
+        raise UsageError(f"--pool {args.pool!r} is unknown; valid: mean, max, last")
     label_key = args.label_key
     if label_key is None and modality == "image" and args.label_regex is None:
         label_key = "folder"
     if args.label_regex is not None and label_key is None:
-        raise CpckitError("--label-regex needs --label-key, the regex group to learn")
+        raise UsageError("--label-regex needs --label-key, the regex group to learn")
     check_out_dir(args)
     s = finetune_checkpoint(
         ckpt,

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from cpckit.data.files import walk_files
 from cpckit.data.labels import FOLDER_KEY, compile_label_regex, match_names
-from cpckit.errors import DataError
+from cpckit.errors import DataError, LabelPatternError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -124,13 +124,13 @@ def parse_file_labels(
         regex = compile_label_regex(label_regex, option="--label-regex")
         groups = sorted(regex.groupindex, key=lambda g: regex.groupindex[g])
         if not groups:
-            raise DataError(
+            raise LabelPatternError(
                 f"--label-regex '{label_regex}' has no named group: name the parts to keep, "
                 r"e.g. (?P<digit>\d)_(?P<speaker>[a-z]+)_\d+\.wav"
             )
         bad = [g for g in groups if g in RESERVED_KEYS or g.endswith("_names")]
         if bad:
-            raise DataError(
+            raise LabelPatternError(
                 f"--label-regex group {bad[0]!r} would overwrite an array of the embeddings "
                 f"table; rename it (reserved: {', '.join(sorted(RESERVED_KEYS))}, *_names)"
             )

@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from cpckit.data.files import list_examples
-from cpckit.errors import ConfigError, DataError
+from cpckit.errors import ConfigError, DataError, LabelPatternError
 
 __all__ = [
     "FOLDER_KEY",
@@ -113,11 +113,11 @@ def compile_label_regex(
         try:
             compiled = re.compile(pattern)
         except re.error as err:
-            raise DataError(f"{option} '{pattern}' is not a valid regex: {err}") from None
+            raise LabelPatternError(f"{option} '{pattern}' is not a valid regex: {err}") from None
     for arg, key in keys:
         if key is None or key in compiled.groupindex or key == FOLDER_KEY:
             continue
-        raise DataError(
+        raise LabelPatternError(
             f"{arg} = {key!r} is not a named group of {option} '{compiled.pattern}': "
             f"{_groups_text(compiled)}"
         )
@@ -243,7 +243,7 @@ def parse_names(
     else:
         for arg, key in (("label_key", label_key), ("group_key", group_key)):
             if key is not None and key != FOLDER_KEY:
-                raise DataError(
+                raise LabelPatternError(
                     f"{arg} = {key!r} needs label_regex, a regex with a named group {key!r} "
                     f"(e.g. '{NAME_PATTERNS['fsdd']}'), or the key 'folder'"
                 )

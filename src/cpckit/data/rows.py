@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 from cpckit.data.files import list_examples
 from cpckit.data.folder_files import FileLabels, find_files, parse_file_labels
 from cpckit.encoders.steps import latent_steps, min_samples
-from cpckit.errors import CpckitError, DataError
+from cpckit.errors import DataError, UsageError
 from cpckit.progress import Progress
 
 __all__ = [
@@ -207,9 +207,9 @@ def open_folder(
     paths = list(files) if files is not None else find_files(base, modality)
     parsed = parse_file_labels(paths, label_regex, source=str(base))
     if (windows_per_file is None) != (window_seconds is None):
-        raise CpckitError("give --windows-per-file and --window-seconds together")
+        raise UsageError("give --windows-per-file and --window-seconds together")
     if windows_per_file is not None and modality != "audio":
-        raise CpckitError("--windows-per-file and --window-seconds are for audio only")
+        raise UsageError("--windows-per-file and --window-seconds are for audio only")
     if modality == "audio":
         return _open_audio(
             base,
@@ -320,12 +320,12 @@ def _open_audio(
     paths, labels = _keep(parsed, keep)
     if windows_per_file is not None and window_seconds is not None:
         if windows_per_file < 1:
-            raise CpckitError(f"--windows-per-file = {windows_per_file} must be >= 1")
+            raise UsageError(f"--windows-per-file = {windows_per_file} must be >= 1")
         window = int(round(window_seconds * sample_rate))
         if window < 1:
-            raise CpckitError(f"--window-seconds = {window_seconds:g} is shorter than one sample")
+            raise UsageError(f"--window-seconds = {window_seconds:g} is shorter than one sample")
         if encoder is not None and latent_steps(encoder, [window])[0] < 1:
-            raise CpckitError(
+            raise UsageError(
                 f"--window-seconds = {window_seconds:g} gives {window} samples, too short for "
                 f"one latent step (the encoder needs at least {min_samples(encoder)} samples)"
             )

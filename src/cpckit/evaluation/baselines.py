@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cpckit.errors import CpckitError
+from cpckit.errors import UsageError
 from cpckit.evaluation.frames import max_batch_samples
 from cpckit.evaluation.table import mean_row
 from cpckit.model import CPCModel
@@ -93,13 +93,13 @@ def baseline_names(opts: EvaluateOptions, modality: str, table: bool) -> list[st
         return []
     for b in names:
         if b not in BASELINES:
-            raise CpckitError(
+            raise UsageError(
                 f"--baselines names {b!r}, which is unknown; valid: {', '.join(BASELINES)}, none"
             )
     if "mfcc" in names and modality != "audio":
-        raise CpckitError("--baselines mfcc is for audio; for images use pixels")
+        raise UsageError("--baselines mfcc is for audio; for images use pixels")
     if "pixels" in names and modality != "image":
-        raise CpckitError("--baselines pixels is for images; for audio use mfcc")
+        raise UsageError("--baselines pixels is for images; for audio use mfcc")
     return list(dict.fromkeys(names))
 
 

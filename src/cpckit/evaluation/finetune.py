@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from cpckit.errors import CpckitError
+from cpckit.errors import CpckitError, UsageError
 from cpckit.model import CPCModel, pool_time
 
 __all__ = ["FinetuneResult", "PooledClassifier", "accuracy", "finetune", "save_finetuned"]
@@ -189,11 +189,11 @@ def finetune(
     from cpckit.progress import Progress
 
     if epochs < 1:
-        raise CpckitError(f"fine-tuning epochs = {epochs} must be >= 1")
+        raise UsageError(f"fine-tuning epochs = {epochs} must be >= 1")
     if batch_size < 1:
-        raise CpckitError(f"fine-tuning batch size = {batch_size} must be >= 1")
+        raise UsageError(f"fine-tuning batch size = {batch_size} must be >= 1")
     if lr <= 0 or (encoder_lr is not None and encoder_lr < 0):
-        raise CpckitError(f"fine-tuning learning rates must be > 0, got {lr} and {encoder_lr}")
+        raise UsageError(f"fine-tuning learning rates must be > 0, got {lr} and {encoder_lr}")
     y = np.asarray(train_labels, dtype=np.int64)
     if len(y) == 0:
         raise CpckitError("fine-tuning needs at least one labelled training row")
@@ -348,11 +348,11 @@ def finetune_checkpoint(
     from cpckit.training.run_folder import atomic_write_text
 
     if label_key is None:
-        raise CpckitError(
+        raise UsageError(
             "give --label-key, the label to learn (a --label-regex group, or 'folder')"
         )
     if test_root is None and not 0 <= test_fraction < 1:
-        raise CpckitError(f"--test-fraction = {test_fraction} must be in [0, 1)")
+        raise UsageError(f"--test-fraction = {test_fraction} must be in [0, 1)")
     pre = load(checkpoint)
     if modality not in pre.modalities:
         raise CpckitError(f"the checkpoint has no {modality} encoder; it has {pre.modalities}")

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from cpckit.errors import CpckitError
+from cpckit.errors import CpckitError, UsageError
 from cpckit.model import POOLS, CPCModel, pool_time
 
 __all__ = [
@@ -109,9 +109,9 @@ class BatchVectors:
 def check_pool(pool: str, modality: str, what: str) -> None:
     """Raise :class:`CpckitError` for a pool name that is unknown or does not fit the modality."""
     if pool not in POOLS:
-        raise CpckitError(f"{what} = {pool!r} is not valid: expected one of {', '.join(POOLS)}")
+        raise UsageError(f"{what} = {pool!r} is not valid: expected one of {', '.join(POOLS)}")
     if pool == "grid" and modality != "image":
-        raise CpckitError(
+        raise UsageError(
             f"{what} = 'grid' pools an image's patch grid; {modality} sequences pool with "
             "mean, max or last"
         )
@@ -259,7 +259,7 @@ def embed_rows(
     from cpckit.progress import Progress
 
     if batch_size < 1:
-        raise CpckitError(f"--batch-size = {batch_size} must be >= 1")
+        raise UsageError(f"--batch-size = {batch_size} must be >= 1")
     check_pool(pool, modality, "pool")
     n = len(rows)  # type: ignore[arg-type]
     if n == 0:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cpckit.errors import CpckitError
+from cpckit.errors import UsageError
 from cpckit.evaluation.classifiers import CLASSIFIERS
 from cpckit.evaluation.splits import GROUP_PROTOCOLS, PROTOCOLS
 from cpckit.model import POOLS
@@ -72,33 +72,33 @@ class EvaluateOptions:
 def check_options(opts: EvaluateOptions, fixed_split: bool) -> None:
     """Every option valid on its own and with the others (before anything is loaded)."""
     if opts.protocol not in PROTOCOLS:
-        raise CpckitError(f"--protocol {opts.protocol!r} is unknown; valid: {', '.join(PROTOCOLS)}")
+        raise UsageError(f"--protocol {opts.protocol!r} is unknown; valid: {', '.join(PROTOCOLS)}")
     if opts.classifier not in CLASSIFIERS:
-        raise CpckitError(
+        raise UsageError(
             f"--classifier {opts.classifier!r} is unknown; valid: {', '.join(CLASSIFIERS)}"
         )
     if opts.pool not in POOLS:
-        raise CpckitError(f"--pool {opts.pool!r} is unknown; valid: {', '.join(POOLS)}")
+        raise UsageError(f"--pool {opts.pool!r} is unknown; valid: {', '.join(POOLS)}")
     if fixed_split and opts.protocol != "split":
-        raise CpckitError(
+        raise UsageError(
             f"--test-root gives a fixed train/test split; it goes with --protocol split, "
             f"not {opts.protocol}"
         )
     if opts.protocol in GROUP_PROTOCOLS and opts.group_key is None:
-        raise CpckitError(
+        raise UsageError(
             f"--protocol {opts.protocol} needs --group-key, the groups to hold out (e.g. speaker)"
         )
     if opts.label_regex is not None and opts.label_key is None and opts.frame_labels is None:
-        raise CpckitError(
+        raise UsageError(
             "--label-regex needs --label-key, the regex group to probe "
             f"(e.g. --label-key {_first_group(opts.label_regex)})"
         )
     if not 0 < opts.test_fraction < 1:
-        raise CpckitError(f"--test-fraction = {opts.test_fraction} must be in (0, 1)")
+        raise UsageError(f"--test-fraction = {opts.test_fraction} must be in (0, 1)")
     if not 0 < opts.fit_fraction < 1:
-        raise CpckitError(f"--fit-fraction = {opts.fit_fraction} must be in (0, 1)")
+        raise UsageError(f"--fit-fraction = {opts.fit_fraction} must be in (0, 1)")
     if opts.max_frames is not None and opts.max_frames < 2:
-        raise CpckitError(f"--max-frames = {opts.max_frames} must be >= 2")
+        raise UsageError(f"--max-frames = {opts.max_frames} must be >= 2")
 
 
 def _first_group(regex: str) -> str:

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from cpckit.errors import CpckitError
+from cpckit.errors import CpckitError, UsageError
 from cpckit.evaluation.baselines import (
     BASELINES,
     INPUT_BASELINES,
@@ -291,21 +291,21 @@ def evaluate_checkpoint(
         if v is not None
     ]
     if run_data and (given or test_root is not None or test_embeddings is not None):
-        raise CpckitError(
+        raise UsageError(
             "--run-data evaluates on the run's own data and split; it takes no --audio-root, "
             "--image-root, --embeddings or --test-root"
         )
     if len(given) != 1 and not run_data:
-        raise CpckitError(
+        raise UsageError(
             "give exactly one of --audio-root, --image-root, --embeddings (or --run-data)"
             + (f" (got {' and '.join(f for f, _ in given)})" if given else "")
         )
     if test_root is not None and embeddings is not None:
-        raise CpckitError(
+        raise UsageError(
             "--test-root goes with --audio-root/--image-root; for a table use --test-embeddings"
         )
     if test_embeddings is not None and embeddings is None:
-        raise CpckitError("--test-embeddings goes with --embeddings")
+        raise UsageError("--test-embeddings goes with --embeddings")
     check_options(opts, test_root is not None or test_embeddings is not None)
     pre = load(checkpoint)
     opts = resolve_options(opts, pre.config, run_data)
@@ -335,7 +335,7 @@ def evaluate_checkpoint(
     ):
         label_key = "folder"  # class folders
     if label_key is None and opts.frame_labels is None:
-        raise CpckitError(
+        raise UsageError(
             "evaluate needs labels: give --label-key (a --label-regex group, 'folder' for the "
             "parent folder, or a label array of --embeddings), or --frame-labels"
         )

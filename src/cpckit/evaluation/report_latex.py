@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cpckit.errors import CpckitError
+from cpckit.errors import CpckitError, UsageError
 from cpckit.evaluation.report import (
     ReportSection,
     ReportTable,
@@ -252,13 +252,13 @@ def write_latex_report(
     """
     out_path = Path(out)
     if out_path.suffix != ".tex":
-        raise CpckitError(f"the LaTeX report {out_path} must be a .tex file, e.g. {LATEX_REPORT}")
+        raise UsageError(f"the LaTeX report {out_path} must be a .tex file, e.g. {LATEX_REPORT}")
     unique: dict[Path, Path] = {}
     for run_dir in run_dirs:
         unique.setdefault(Path(run_dir).resolve(), Path(run_dir))
     roots = list(unique.values())
     if not roots:
-        raise CpckitError("no run folder to report: give one or more, e.g. outputs_audio")
+        raise UsageError("no run folder to report: give one or more, e.g. outputs_audio")
     for root in roots:
         if not root.is_dir():
             raise CpckitError(f"run folder not found: {root}")

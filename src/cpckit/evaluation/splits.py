@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cpckit.errors import CpckitError
+from cpckit.errors import CpckitError, UsageError
 
 if TYPE_CHECKING:
     from cpckit.evaluation.options import EvaluateOptions
@@ -135,13 +135,13 @@ def protocol_splits(
         return [fraction_split(n, labels, n_fit, seed)]
     if protocol in GROUP_PROTOCOLS:
         if groups is None:
-            raise CpckitError(f"--protocol {protocol} needs --group-key (e.g. the speaker)")
+            raise UsageError(f"--protocol {protocol} needs --group-key (e.g. the speaker)")
         if len(np.unique(groups)) < 2:
             raise CpckitError(f"--protocol {protocol} needs at least 2 distinct groups")
         if protocol == "logo":
             return logo_splits(groups)
         return [group_split(groups, labels, test_fraction, seed)]
-    raise CpckitError(f"--protocol {protocol!r} is unknown; valid: {', '.join(PROTOCOLS)}")
+    raise UsageError(f"--protocol {protocol!r} is unknown; valid: {', '.join(PROTOCOLS)}")
 
 
 def option_splits(

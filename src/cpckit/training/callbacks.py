@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+
+from cpckit.progress import Pace
 
 __all__ = [
     "LossRecorder",
@@ -151,12 +155,25 @@ class LossRecorder(TrainBatchCallback):
 
 
 class PlainProgress(TrainBatchCallback):
-    """Periodic one-line progress reports, for logs (``nohup ... > log &``)."""
+    """Periodic one-line progress reports, for logs (``nohup ... > log &``).
 
-    def __init__(self, every_n_steps: int = 10, stream: Any = None) -> None:
+    Every ``every_n_steps`` batches: epoch, batch, loss, accuracy, and what a
+    terminal's bar shows: the optimizer step of the run's total, steps per
+    second, the time elapsed and the time left (the steps left at the mean
+    rate since this session started; a resumed run counts from its restored
+    step). ``clock`` gives seconds (a fake one in tests).
+    """
+
+    def __init__(
+        self,
+        every_n_steps: int = 10,
+        stream: Any = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.every = max(1, every_n_steps)
         self.stream = stream  # None: sys.stdout when printing (picklable for ddp_spawn)
-        self._t0 = 0.0
+        self.clock = clock
+        self._pace = Pace(math.inf, clock=clock)
         self._epoch_t0 = 0.0
         self._losses: list[torch.Tensor] = []  # read back (one sync) when printed
 
@@ -164,10 +181,11 @@ class PlainProgress(TrainBatchCallback):
         print(text, file=self.stream or sys.stdout, flush=True)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._t0 = time.perf_counter()
+        total = trainer.estimated_stepping_batches  # min(max_steps, epochs x steps per epoch)
+        self._pace = Pace(total, start=trainer.global_step, clock=self.clock)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._epoch_t0 = time.perf_counter()
+        self._epoch_t0 = self.clock()
         self._losses = []
 
     def after_train_batch(self, trainer: L.Trainer, outputs: Any, batch_idx: int) -> None:
@@ -176,12 +194,11 @@ class PlainProgress(TrainBatchCallback):
         self._losses.append(outputs["loss"].detach())
         if (batch_idx + 1) % self.every == 0:
             loss = float(self._losses[-1])
-            rate = (batch_idx + 1) / max(time.perf_counter() - self._epoch_t0, 1e-9)
             acc = float(outputs["step_accuracy"].mean())
             self._print(
                 f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} "
                 f"batch {batch_idx + 1}/{trainer.num_training_batches} "
-                f"loss {loss:.4f} acc {acc:.3f} ({rate:.2f} batches/s)"
+                f"loss {loss:.4f} acc {acc:.3f} {self._pace.text(trainer.global_step)}"
             )
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -189,7 +206,7 @@ class PlainProgress(TrainBatchCallback):
             return
         losses = torch.stack(self._losses).tolist()
         mean = sum(losses) / len(losses)
-        took = time.perf_counter() - self._epoch_t0
+        took = self.clock() - self._epoch_t0
         self._print(
             f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} done: mean loss {mean:.4f} "
             f"({took:.1f} s)"

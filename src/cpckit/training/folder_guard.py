@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from cpckit.errors import ConfigError
+from cpckit.errors import ConfigError, CpckitError
 from cpckit.training.manifest import now_iso
 from cpckit.training.run_folder import RunPaths
 
@@ -181,7 +181,7 @@ class RunLock:
         return True
 
     def acquire(self) -> None:
-        """Take the lock, or raise a one-line :class:`ConfigError` naming its owner."""
+        """Take the lock, or raise a one-line :class:`CpckitError` naming its owner (exit 1)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(3):
             if self._create():
@@ -194,12 +194,12 @@ class RunLock:
                 # Half-written by a process killed between creating and writing it.
                 self.notes.append(f"lock: removed an unreadable lock file {self.path}")
             elif host != platform.node():
-                raise ConfigError(
+                raise CpckitError(
                     f"train.out_dir {str(self.path.parent)!r} is in use by a run of {where} "
                     f"(lock file {self.path}); if no run is active there, delete that file"
                 )
             elif _alive(pid) and pid != os.getpid():
-                raise ConfigError(
+                raise CpckitError(
                     f"train.out_dir {str(self.path.parent)!r} is in use by the run of {where}: "
                     "wait for it to end, or give another --out-dir"
                 )
@@ -207,7 +207,7 @@ class RunLock:
                 self.notes.append(f"lock: took over the stale lock of {where} (no such process)")
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-        raise ConfigError(f"could not take the lock {self.path}: other runs keep taking it")
+        raise CpckitError(f"could not take the lock {self.path}: other runs keep taking it")
 
     def release(self) -> None:
         if self.held:

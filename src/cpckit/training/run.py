@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from cpckit.config import Config, config_to_dict, save_config
-from cpckit.errors import ConfigError
+from cpckit.errors import ConfigError, CpckitError
 from cpckit.training.run_folder import RunPaths, remove_stale_temp_files, save_model
 from cpckit.training.trainer import make_logger, on_cpu
 
@@ -82,7 +82,7 @@ def _check_train_config(cfg: Config) -> None:
             f"train.max_steps = {t.max_steps} is not valid: expected -1 (no limit) or >= 1"
         )
     if t.resume is not None and t.resume != "auto" and not Path(t.resume).is_file():
-        raise ConfigError(f"train.resume = {t.resume!r}: no such checkpoint file (or use 'auto')")
+        raise CpckitError(f"train.resume = {t.resume!r}: no such checkpoint file (or use 'auto')")
 
 
 def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -113,11 +113,11 @@ def _find_resume(cfg: Config, paths: RunPaths) -> _Resume | None:
     try:
         blob = torch.load(resume, map_location="cpu", mmap=True, weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
-        raise ConfigError(
+        raise CpckitError(
             f"train.resume = {resume!r} is not a readable checkpoint ({type(exc).__name__})"
         ) from None
     if not isinstance(blob, dict) or "global_step" not in blob:
-        raise ConfigError(f"train.resume = {resume!r} is not a Lightning checkpoint")
+        raise CpckitError(f"train.resume = {resume!r} is not a Lightning checkpoint")
     saved = (blob.get("cpckit") or {}).get("config")
     changed = compare_configs(saved, cfg)
     pos = blob.get(POSITION_KEY)
@@ -153,9 +153,10 @@ def train(
     benchmark's probe every minute of training).
 
     Raises:
-        ConfigError: before any data loads, for a bad value, path or run
-            folder (one holding a run without ``train.resume`` /
-            ``train.overwrite``, or one another run is writing).
+        ConfigError: before any data loads, for a bad value or a run folder
+            holding a run without ``train.resume`` / ``train.overwrite``.
+        CpckitError: before any data loads, for a missing path, an unreadable
+            ``train.resume`` checkpoint, or a folder another run is writing.
     """
     from cpckit.training.folder_guard import RunLock, check_reuse, is_global_zero
 
