@@ -221,6 +221,7 @@ def build_encoder(cfg: Config, modality: str) -> nn.Module:
             norm=enc.norm,
             stem_stride=enc.stem_stride,
             patch_augment=enc.patch_augment,
+            patch_augment_to=enc.patch_augment_to,
         )
     raise ValueError(f"unknown modality {modality!r}")
 

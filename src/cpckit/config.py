@@ -201,6 +201,11 @@ class ImageEncoderConfig:
         "per-patch augmentation while training (CPC v2): drop keeps one random colour channel "
         "of half the patches, flip mirrors half the patches; each patch draws its own",
     )
+    patch_augment_to: Literal["both", "past"] = _f(
+        "both",
+        "'past': the per-patch augmentation reaches the context only; the predictions are "
+        "scored against the clean patches' latents",
+    )
 
 
 @dataclass

@@ -98,3 +98,49 @@ def test_past_only_augmentation_scores_against_the_clean_latents() -> None:
     # without apply_to = past the same step scores against the augmented latents
     module.augment.apply_to = "both"  # type: ignore[union-attr]
     assert "audio_target" not in module.training_batch({"audio": clean, "audio_length": lengths})
+
+
+def test_patch_augmentation_of_the_past_only_scores_against_clean_patches() -> None:
+    from cpckit.build import build_model, build_objective
+    from cpckit.config import load_config
+
+    cfg = load_config(
+        None,
+        [
+            "data.modality=image",
+            "image_encoder.patch_augment=drop",
+            "image_encoder.patch_augment_to=past",
+            "image_encoder.norm=none",
+            "model.prediction_steps=3",
+        ],
+    )
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    encoder = model.encoders["image"]
+    assert encoder.augment_past_only
+    objective = build_objective(cfg, model)
+    seen: list[dict] = []
+    real = objective.forward
+
+    def spy(out: dict, groups: object) -> object:
+        seen.append(out)
+        return real(out, groups)
+
+    objective.forward = spy  # type: ignore[method-assign]
+    module = CPCLightningModule(model, objective)
+    images = torch.rand(3, 3, 32, 32)
+    module.train()
+    torch.manual_seed(1)
+    module.compute_loss({"image": images})
+    out = seen[0]["image"]
+    with torch.no_grad():
+        clean = encoder(images, augment=False)
+        torch.manual_seed(1)
+        augmented = encoder(images)
+    assert torch.allclose(out.z, clean, atol=1e-6)  # positives and negatives: clean patches
+    assert torch.allclose(out.c, model.context(augmented), atol=1e-5)  # context: augmented
+    assert not torch.allclose(clean, augmented)
+    # in eval mode (validation) nothing is augmented and one pass is made
+    module.eval()
+    module.compute_loss({"image": images})
+    assert torch.allclose(seen[1]["image"].z, clean, atol=1e-6)

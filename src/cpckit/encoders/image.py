@@ -238,6 +238,10 @@ class PatchEncoder(nn.Module):
         patch_augment: per-patch augmentation in training mode only
             (:func:`augment_patches`): ``"none"``, ``"drop"``, ``"flip"`` or
             ``"drop+flip"``.
+        patch_augment_to: ``"both"`` (every pass in training mode) or
+            ``"past"``: the training step also encodes the clean patches
+            (``forward(images, augment=False)``) as the positives and
+            negatives, and the context reads the augmented ones.
 
     Shape:
         images: ``(B, in_channels, H, W)`` -> z: ``(B, gh * gw, z_dim)``
@@ -256,8 +260,14 @@ class PatchEncoder(nn.Module):
         norm: Literal["batch", "layer", "none"] | str = "batch",
         stem_stride: int = 1,
         patch_augment: str = "none",
+        patch_augment_to: str = "both",
     ) -> None:
         super().__init__()
+        if patch_augment_to not in ("both", "past"):
+            raise ValueError(
+                f"patch_augment_to = {patch_augment_to!r} is not valid: expected both or past"
+            )
+        self.augment_past_only = patch_augment_to == "past" and patch_augment != "none"
         _check_patch(patch_size, stride)
         _check_order(order)
         for name, value in (("in_channels", in_channels), ("width", width), ("z_dim", z_dim)):
@@ -300,7 +310,8 @@ class PatchEncoder(nn.Module):
         h = self.blocks(self.stem(patches))
         return self.proj(h.mean(dim=(2, 3)))
 
-    def forward(self, images: Tensor) -> Tensor:
+    def forward(self, images: Tensor, augment: bool = True) -> Tensor:
+        """Latents of the patch grid, per-patch augmented in training mode unless ``augment`` is False."""
         if images.dim() != 4 or images.shape[1] != self.in_channels:
             raise ValueError(
                 f"images must have shape (B, {self.in_channels}, H, W), got {tuple(images.shape)}"
@@ -312,7 +323,7 @@ class PatchEncoder(nn.Module):
         # One copy into channels-last patches (N, C, p, p): the convs run about
         # a quarter faster on CPU in that layout than in (N, C, p, p) contiguous.
         patches = grid.permute(0, 1, 2, 4, 5, 3).reshape(b * gh * gw, p, p, c).permute(0, 3, 1, 2)
-        if self.training and self.patch_augment != "none":
+        if augment and self.training and self.patch_augment != "none":
             patches = augment_patches(patches, self.patch_augment)
         z = self.encode_patches(patches)  # (B * gh * gw, D)
         return grid_to_sequence(z.view(b, gh, gw, self.z_dim), self.order)

@@ -63,7 +63,10 @@ class CPCLightningModule(L.LightningModule):
         A batch holding ``audio_target`` (the clean window, see
         :meth:`training_batch`) is scored against that window's latents: the
         context and predictions come from ``audio`` (augmented), the positives
-        and negatives from the encoder's output for the clean window.
+        and negatives from the encoder's output for the clean window. An
+        image encoder with ``augment_past_only`` (``patch_augment_to: past``)
+        encodes the images a second time without its per-patch augmentation,
+        for the positives and negatives, in training mode.
         """
         out = self.model(batch)
         if "audio_target" in batch:
@@ -76,6 +79,12 @@ class CPCLightningModule(L.LightningModule):
             else:
                 valid = valid & aug.valid
             out["audio"] = dataclasses.replace(aug, z=z, valid=valid)
+        image_encoder = self.model.encoders["image"] if "image" in out else None
+        if self.training and getattr(image_encoder, "augment_past_only", False):
+            assert image_encoder is not None
+            out["image"] = dataclasses.replace(
+                out["image"], z=image_encoder(batch["image"], augment=False)
+            )
         return self.objective(out, batch.get("group"))
 
     def training_batch(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
