@@ -17,3 +17,7 @@ class ConfigError(CpckitError):
 
 class DataError(CpckitError):
     """A dataset path, file, label pattern or format is invalid."""
+
+
+class UnsafeFileError(CpckitError):
+    """A model or checkpoint file holds more than tensors and plain values, so it is not loaded."""
