@@ -12,6 +12,7 @@ import cpckit
 from cpckit.errors import CpckitError
 from cpckit.evaluation.embed import frames_of, load_embeddings
 from helpers.cli import REGEX, make_run, read_wave, run, write_pngs, write_wavs
+from helpers.unsafe import unsafe_model_file
 
 
 @pytest.fixture(scope="module")
@@ -330,3 +331,13 @@ def test_every_clip_too_short_is_an_error(data: dict[str, Path], tmp_path: Path)
         tmp_path / "x.npz",
     )
     assert code == 2 and "every clip" in err and "a.wav" in err
+
+
+def test_embed_refuses_a_checkpoint_that_runs_code(data: dict[str, Path], tmp_path: Path) -> None:
+    marker = tmp_path / "MARKER"
+    evil = unsafe_model_file(tmp_path / "cpc_model.pth", marker)
+    out = tmp_path / "t.npz"
+    code, _, err = run("embed", "--checkpoint", evil, "--audio-root", data["wav"], "--out", out)
+    assert code == 2
+    assert err.startswith(f"error: refusing to load '{evil}': it is not a plain file of tensors")
+    assert len(err.splitlines()) == 1 and not marker.exists() and not out.exists()
