@@ -289,3 +289,15 @@ def test_geometry_and_tsne_are_written(data: dict[str, Path]) -> None:
         and (out / "tsne_eval_image.png").stat().st_size > 0
     )
     assert "alignment" in stdout and "tsne_eval_image.png" in stdout
+
+
+def test_grid_pooling_of_an_image_folder(data: dict[str, Path]) -> None:
+    out = data["base"] / "out_grid"
+    code, _, err = run(
+        "evaluate", "--checkpoint", data["image"], "--image-root", data["png"],
+        "--pool", "grid", "--no-progress", "--no-tsne", "--no-geometry", "--out-dir", out,
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["pool"] == "grid"
+    assert {r["name"] for r in result["rows"]} == {"CPC", "random init", "raw pixels"}

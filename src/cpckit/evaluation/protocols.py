@@ -349,10 +349,13 @@ def evaluate_checkpoint(
         root = audio_root if audio_root is not None else image_root
         assert root is not None
         data = folder_data(pre, modality, root, test_root, opts, keys)
-    if data.emb.context.shape[1] != int(pre.config.model.c_dim):
+    c_dim = int(pre.config.model.c_dim)
+    # pool 'grid' concatenates the means of an image's four quadrants: 4 x c_dim
+    widths = {c_dim, 4 * c_dim} if modality == "image" else {c_dim}
+    if data.emb.context.shape[1] not in widths:
         raise CpckitError(
             f"the embeddings have {data.emb.context.shape[1]}-d context vectors but the "
-            f"checkpoint's model has c_dim = {pre.config.model.c_dim}: embed with this checkpoint"
+            f"checkpoint's model has c_dim = {c_dim}: embed with this checkpoint"
         )
 
     y = g = None
