@@ -358,3 +358,14 @@ def test_push_to_hub_uploads_the_saved_folder(monkeypatch: pytest.MonkeyPatch) -
         "repo_type": "model",
         "commit_message": "Upload cpckit model",
     }
+
+
+def test_the_readme_example_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "cpckit.from_pretrained" in code
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, Any] = {"wav": _wave(0.5)}
+    exec(code, scope)
+    assert scope["vec"].shape == (128,) and np.isfinite(scope["vec"]).all()
+    assert (tmp_path / "my-model" / "model.safetensors").is_file()

@@ -58,3 +58,15 @@ def test_a_truncated_file_is_not_called_unsafe(tmp_path: Path) -> None:
     (tmp_path / "b.ckpt").write_bytes(data[: len(data) // 2])
     with pytest.raises(RuntimeError, match="zip archive"):
         load_weights_only(tmp_path / "b.ckpt")
+
+
+def test_the_environment_cannot_turn_the_check_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` only changes a ``torch.load`` that leaves it unset."""
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    marker = tmp_path / "MARKER"
+    path = unsafe_checkpoint(tmp_path / "evil.ckpt", marker)
+    with pytest.raises(UnsafeFileError):
+        load_weights_only(path)
+    assert not marker.exists()

@@ -18,6 +18,7 @@ extra). Nothing here unpickles: the weights are safetensors, the config JSON.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -190,6 +191,8 @@ def write_folder(
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}
     save_file(tensors, str(out / WEIGHTS_NAME), metadata={"format": "pt"})
     (out / CARD_NAME).write_text(card, encoding="utf-8")
+    # safetensors creates its file owner-only; give it the mode the other two got
+    os.chmod(out / WEIGHTS_NAME, (out / CARD_NAME).stat().st_mode & 0o777)
     return out
 
 
