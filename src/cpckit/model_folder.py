@@ -38,8 +38,12 @@ __all__ = [
     "WEIGHTS_NAME",
     "Resolved",
     "download",
+    "is_model_name",
     "read_folder",
+    "require_out_dir",
     "resolve",
+    "run_folder",
+    "source_name",
     "shipped_root",
     "upload",
     "write_folder",
@@ -110,6 +114,43 @@ def resolve(source: str | Path, *, revision: str | None = None) -> Resolved:
         f"unknown model {text!r}: not a file or folder here, not a shipped model ({shipped}) "
         "and not a Hugging Face Hub id (owner/name)"
     )
+
+
+def is_model_name(text: str) -> bool:
+    """True for a shipped name or a Hub id: what :func:`resolve` takes besides a path."""
+    return text in SHIPPED or bool(_HUB_ID.match(text))
+
+
+def source_name(source: str | Path) -> str:
+    """How results name the model they came from: its absolute path, or the name given."""
+    p = Path(source)
+    return str(p.resolve()) if p.exists() else str(source)
+
+
+def run_folder(source: str | Path) -> Path | None:
+    """The run folder of ``source`` when it is one or its ``cpc_model.pth``; None otherwise.
+
+    The commands write their results into it by default; a saved folder or a
+    shipped model is no place for them.
+    """
+    p = Path(source)
+    if p.is_file():
+        return p.parent if p.suffix in (".pth", ".pt") else None
+    return p if (p / "cpc_model.pth").is_file() else None
+
+
+def require_out_dir(
+    source: str | Path, out_dir: str | Path | None, flag: str = "--out-dir"
+) -> Path:
+    """``out_dir``, or the run folder of ``source`` when none is given (a one-line error if neither)."""
+    if out_dir is not None:
+        return Path(out_dir)
+    run = run_folder(source)
+    if run is None:
+        raise CpckitError(
+            f"give {flag}: --checkpoint {source} is a saved model, not a run folder to write into"
+        )
+    return run
 
 
 def _hub() -> Any:

@@ -259,7 +259,8 @@ def evaluate_checkpoint(
     """Probe a checkpoint's features and the asked baselines; write evaluation.json / .md.
 
     Args:
-        checkpoint: ``cpc_model.pth`` or its run folder.
+        checkpoint: ``cpc_model.pth`` or its run folder, or anything
+            :func:`cpckit.from_pretrained` loads (then ``out_dir`` is needed).
         audio_root / image_root / embeddings: the data, exactly one of them
             (or none, with ``run_data``).
         run_data: evaluate on the run's own data and probe split, rebuilt
@@ -277,7 +278,8 @@ def evaluate_checkpoint(
         CpckitError: a missing checkpoint or folder, conflicting flags, a
             label key the data does not have, and every probe's own checks.
     """
-    from cpckit.api import load
+    from cpckit.api import from_pretrained
+    from cpckit.model_folder import require_out_dir, source_name
 
     t0 = time.perf_counter()
     opts = options or EvaluateOptions()
@@ -307,11 +309,9 @@ def evaluate_checkpoint(
     if test_embeddings is not None and embeddings is None:
         raise CpckitError("--test-embeddings goes with --embeddings")
     check_options(opts, test_root is not None or test_embeddings is not None)
-    pre = load(checkpoint)
+    out = require_out_dir(checkpoint, out_dir)
+    pre = from_pretrained(checkpoint)
     opts = resolve_options(opts, pre.config, run_data)
-    ckpt = Path(checkpoint)
-    run_dir = ckpt if ckpt.is_dir() else ckpt.parent
-    out = Path(out_dir) if out_dir is not None else run_dir
 
     if run_data:
         modality = pre.modalities[0]
@@ -409,7 +409,7 @@ def evaluate_checkpoint(
         if fig is not None:
             figures.append(fig)
     result: dict[str, Any] = {
-        "checkpoint": str(Path(checkpoint).resolve()),
+        "checkpoint": source_name(checkpoint),
         "modality": modality,
         "data": data.info,
         "label_key": label_key,
