@@ -3,7 +3,8 @@
 The wheel test builds cpckit's wheel offline (``pip wheel --no-deps
 --no-build-isolation``, with the setuptools of the test extra), installs it
 with its dependencies into a new virtual environment and runs ``cpckit
---help`` there. It takes about a minute, so it runs only with
+--help`` there, and embeds a waveform with a shipped model (``fsdd-small``) read from
+the installed package. It takes about a minute, so it runs only with
 ``CPCKIT_TEST_WHEEL=1`` (``.ci/run`` sets it in a step of its own).
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 import cpckit
+from cpckit.model_folder import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCH = "torch==2.13.0"
@@ -96,6 +98,9 @@ def test_wheel_installs_into_a_clean_venv_and_runs(tmp_path: Path) -> None:
         info = f"cpckit-{cpckit.__version__}.dist-info"
         metadata = zf.read(f"{info}/METADATA").decode()
     assert f"{info}/licenses/LICENSE" in files and "cpckit/py.typed" in files
+    for name in SHIPPED:
+        for part in ("config.json", "model.safetensors", "README.md"):
+            assert f"cpckit/pretrained/{name}/{part}" in files, (name, part)
     assert "License-Expression: MIT" in metadata and "Project-URL" not in metadata
 
     venv = tmp_path / "venv"
@@ -109,7 +114,18 @@ def test_wheel_installs_into_a_clean_venv_and_runs(tmp_path: Path) -> None:
     assert "train" in helped.stdout and "evaluate" in helped.stdout
     version = _run([str(venv / "bin" / "cpckit"), "--version"])
     assert version.stdout.strip() == f"cpckit {cpckit.__version__}"
-    optional = ("librosa", "numba", "openTSNE", "tensorboard", "mlflow")
+    # a shipped model, loaded from the installed wheel (not from this checkout), embeds audio
+    embed = (
+        "import cpckit, numpy as np; m = cpckit.from_pretrained('fsdd-small'); "
+        "w = np.sin(np.arange(4000) * 0.3).astype('float32'); "
+        "e = m.embed(w, sample_rate=8000).context; "
+        "print(cpckit.__file__, e.shape, bool(np.isfinite(e).all()))"
+    )
+    shipped = _run([str(py), "-c", embed], cwd=tmp_path)
+    assert shipped.returncode == 0, shipped.stderr
+    where, shape = shipped.stdout.split(" ", 1)
+    assert Path(where).is_relative_to(venv) and shape.strip() == "(128,) True", shipped.stdout
+    optional = ("librosa", "numba", "openTSNE", "tensorboard", "mlflow", "huggingface_hub")
     probe = f"import importlib.util as u; print([m for m in {optional!r} if u.find_spec(m)])"
     lean = _run([str(py), "-c", probe])
     assert lean.stdout.strip() == "[]", lean.stdout + lean.stderr

@@ -1,8 +1,12 @@
 """Library entry points: load a trained model and take features in two lines.
 
->>> model = cpckit.load("outputs_audio/cpc_model.pth")
->>> vectors = model.embed(waveform, sample_rate=16000)
+>>> model = cpckit.from_pretrained("fsdd-small")  # or a saved folder, a run, a Hub id
+>>> vectors = model.embed(waveform, sample_rate=8000)
 >>> table = model.embed_folder("clips/")  # what `cpckit embed` writes, as a dict of arrays
+>>> model.save_pretrained("my-model/")  # config.json, model.safetensors, README.md
+
+Every file is read without running code from it: weights are safetensors
+or go through ``torch.load(weights_only=True)`` (:mod:`cpckit.safe_load`).
 """
 
 from __future__ import annotations
@@ -14,11 +18,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from cpckit.config import Config, config_from_dict
-from cpckit.errors import CpckitError
+from cpckit.config import Config, config_from_dict, config_to_dict
+from cpckit.errors import CpckitError, UnsafeFileError
 from cpckit.model import CPCModel
+from cpckit.model_card import ModelCard
 
-__all__ = ["Embedding", "PretrainedCPC", "load"]
+__all__ = [
+    "Embedding",
+    "PretrainedCPC",
+    "from_pretrained",
+    "load",
+    "push_to_hub",
+    "save_pretrained",
+]
 
 
 @dataclass
@@ -42,9 +54,53 @@ class Embedding:
 class PretrainedCPC:
     """A trained CPC model with its config, ready to embed inputs."""
 
-    def __init__(self, model: CPCModel, config: Config) -> None:
+    def __init__(self, model: CPCModel, config: Config, card: str | None = None) -> None:
         self.model = model.eval()
         self.config = config
+        self.card = card
+        """The model card it was loaded with (``README.md`` of a saved folder), if any."""
+
+    def save_pretrained(self, folder: str | Path, *, card: ModelCard | str | None = None) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and ``README.md`` into ``folder``.
+
+        ``card``: a :class:`~cpckit.model_card.ModelCard`, a whole ``README.md``
+        text, or None: the card it was loaded with, else one made from the config.
+        """
+        from cpckit.model_folder import write_folder
+
+        if card is None:
+            card = self.card if self.card is not None else _default_card(self.config)
+        text = card if isinstance(card, str) else card.render(self.modalities, self._rate())
+        return write_folder(
+            self.model.state_dict(), config_to_dict(self.config), self.modalities, folder, text
+        )
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        card: ModelCard | str | None = None,
+        private: bool = False,
+        token: str | None = None,
+        commit_message: str = "Upload cpckit model",
+    ) -> Any:
+        """Save into a temporary folder and upload it to Hub model repo ``repo_id`` (``hub`` extra).
+
+        The repository is created when it does not exist. Returns
+        ``HfApi.upload_folder``'s commit info.
+        """
+        import tempfile
+
+        from cpckit.model_folder import upload
+
+        with tempfile.TemporaryDirectory(prefix="cpckit-push-") as tmp:
+            folder = self.save_pretrained(Path(tmp) / "model", card=card)
+            return upload(
+                folder, repo_id, private=private, token=token, commit_message=commit_message
+            )
+
+    def _rate(self) -> int | None:
+        return self.config.data.sample_rate if "audio" in self.modalities else None
 
     @property
     def modalities(self) -> list[str]:
@@ -166,9 +222,38 @@ class PretrainedCPC:
         )
 
 
-def load(path: str | Path) -> PretrainedCPC:
-    """Rebuild a model from ``cpc_model.pth`` (or a run folder holding one)."""
+def _default_card(cfg: Config) -> ModelCard:
+    d = cfg.data
+    if d.use_mock_data:
+        return ModelCard(data="cpckit's built-in synthetic data (`data.use_mock_data`).")
+    keys = [k for k in ("audio_root", "image_root", "pairs_csv") if getattr(d, k)]
+    return ModelCard(data=", ".join(f"`data.{k}` = `{getattr(d, k)}`" for k in keys) + ".")
+
+
+def _build(
+    config: dict[str, Any], state: dict[str, torch.Tensor], where: str
+) -> tuple[Config, CPCModel]:
     from cpckit.build import build_model
+
+    cfg = config_from_dict(config)
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)[:200]
+        raise CpckitError(
+            f"the weights in {where} do not fit the model its config builds ({first})"
+        ) from None
+    return cfg, model
+
+
+def load(path: str | Path) -> PretrainedCPC:
+    """Rebuild a model from ``cpc_model.pth`` (or a run folder holding one).
+
+    The file is read with ``torch.load(weights_only=True)``: one that asks to
+    run code is refused (:class:`~cpckit.errors.UnsafeFileError`).
+    """
+    from cpckit.safe_load import load_weights_only
 
     p = Path(path)
     if p.is_dir():
@@ -178,8 +263,10 @@ def load(path: str | Path) -> PretrainedCPC:
             f"no saved model at {str(p)!r} (expected a run folder or its cpc_model.pth)"
         )
     try:
-        blob = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        blob = load_weights_only(p)
+    except UnsafeFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other failure is a bad file
         raise CpckitError(
             f"{str(p)!r} is not a readable cpckit model file ({type(exc).__name__})"
         ) from None
@@ -187,7 +274,43 @@ def load(path: str | Path) -> PretrainedCPC:
         raise CpckitError(
             f"{str(p)!r} is not a cpckit model file (no 'format: cpckit-model' entry)"
         )
-    cfg = config_from_dict(blob["config"])
-    model = build_model(cfg)
-    model.load_state_dict(blob["state_dict"])
+    cfg, model = _build(blob["config"], blob["state_dict"], repr(str(p)))
     return PretrainedCPC(model, cfg)
+
+
+def from_pretrained(source: str | Path, *, revision: str | None = None) -> PretrainedCPC:
+    """Load a model from wherever it is.
+
+    ``source`` is, tried in order: a folder written by :meth:`PretrainedCPC.save_pretrained`
+    (or one of its files), a run folder or its ``cpc_model.pth`` (as :func:`load`), the
+    name of a model shipped with cpckit (``"fsdd-small"``, ``"cifar-small"``), or a
+    Hugging Face Hub id ``owner/name`` (needs the ``hub`` extra; ``revision`` picks a
+    branch, tag or commit).
+
+    Raises:
+        CpckitError: an unknown name (the message lists the shipped ones), a folder
+            missing a file (named), a config.json of a newer format version, a file
+            that asks to run code when loaded.
+    """
+    from cpckit.model_folder import CARD_NAME, read_folder, resolve
+
+    where = resolve(source, revision=revision)
+    if where.kind == "pth":
+        return load(where.path)
+    meta, state = read_folder(where.path)
+    cfg, model = _build(meta["config"], state, repr(str(where.path)))
+    card_path = where.path / CARD_NAME
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else None
+    return PretrainedCPC(model, cfg, card)
+
+
+def save_pretrained(
+    model: PretrainedCPC, folder: str | Path, *, card: ModelCard | str | None = None
+) -> Path:
+    """:meth:`PretrainedCPC.save_pretrained` as a function."""
+    return model.save_pretrained(folder, card=card)
+
+
+def push_to_hub(model: PretrainedCPC, repo_id: str, **kwargs: Any) -> Any:
+    """:meth:`PretrainedCPC.push_to_hub` as a function."""
+    return model.push_to_hub(repo_id, **kwargs)

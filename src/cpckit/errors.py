@@ -68,3 +68,7 @@ class LabelPatternError(DataError, UsageError):
     A data error by what it describes, a usage error by where it comes from:
     the command line or config, checked before any file is matched.
     """
+
+
+class UnsafeFileError(CpckitError):
+    """A model or checkpoint file holds more than tensors and plain values, so it is not loaded."""

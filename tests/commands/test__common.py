@@ -194,7 +194,7 @@ def test_missing_checkpoint_from_a_fresh_process_has_no_traceback(data: dict[str
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         f"error: --checkpoint {data['base'] / 'gone.pth'}: no saved model there (expected a run "
-        "folder holding cpc_model.pth, or the file itself)"
+        "folder holding cpc_model.pth, or the file itself, or a folder written by save_pretrained)"
     ]
 
 

@@ -12,6 +12,7 @@ import cpckit
 from cpckit.errors import CpckitError
 from cpckit.evaluation.embed import frames_of, load_embeddings
 from helpers.cli import REGEX, make_run, read_wave, run, write_pngs, write_wavs
+from helpers.unsafe import unsafe_model_file
 
 
 @pytest.fixture(scope="module")
@@ -330,3 +331,35 @@ def test_every_clip_too_short_is_an_error(data: dict[str, Path], tmp_path: Path)
         tmp_path / "x.npz",
     )
     assert code == 1 and "every clip" in err and "a.wav" in err
+
+
+def test_embed_refuses_a_checkpoint_that_runs_code(data: dict[str, Path], tmp_path: Path) -> None:
+    marker = tmp_path / "MARKER"
+    evil = unsafe_model_file(tmp_path / "cpc_model.pth", marker)
+    out = tmp_path / "t.npz"
+    code, _, err = run("embed", "--checkpoint", evil, "--audio-root", data["wav"], "--out", out)
+    assert code == 1
+    assert err.startswith(f"error: refusing to load '{evil}': it is not a plain file of tensors")
+    assert len(err.splitlines()) == 1 and not marker.exists() and not out.exists()
+
+
+def test_embed_takes_a_saved_folder_and_a_shipped_name(
+    data: dict[str, Path], table: dict[str, np.ndarray], tmp_path: Path
+) -> None:
+    cpckit.load(data["conv"]).save_pretrained(tmp_path / "saved")
+    code, _, err = run(
+        "embed", "--checkpoint", tmp_path / "saved", "--audio-root", data["wav"],
+        "--out", tmp_path / "saved.npz", "--label-regex", REGEX, "--frames", "--batch-size", "5",
+    )  # fmt: skip
+    assert code == 0, err
+    again = load_embeddings(tmp_path / "saved.npz")
+    np.testing.assert_array_equal(again["context"], table["context"])  # the same model
+    code, out, err = run(
+        "embed", "--checkpoint", "fsdd-small", "--audio-root", data["wav"],
+        "--out", tmp_path / "fsdd.npz",
+    )  # fmt: skip
+    assert code == 0, err
+    shipped = load_embeddings(tmp_path / "fsdd.npz")
+    n = len(shipped["paths"])
+    assert n >= 12 and shipped["context"].shape == (n, 128)
+    assert np.isfinite(shipped["context"]).all()

@@ -289,3 +289,36 @@ def test_geometry_and_tsne_are_written(data: dict[str, Path]) -> None:
         and (out / "tsne_eval_image.png").stat().st_size > 0
     )
     assert "alignment" in stdout and "tsne_eval_image.png" in stdout
+
+
+def test_grid_pooling_of_an_image_folder(data: dict[str, Path]) -> None:
+    out = data["base"] / "out_grid"
+    code, _, err = run(
+        "evaluate", "--checkpoint", data["image"], "--image-root", data["png"],
+        "--pool", "grid", "--no-progress", "--no-tsne", "--no-geometry", "--out-dir", out,
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["pool"] == "grid"
+    assert {r["name"] for r in result["rows"]} == {"CPC", "random init", "raw pixels"}
+
+
+def test_a_saved_folder_needs_an_out_dir(data: dict[str, Path], tmp_path: Path) -> None:
+    import cpckit
+
+    saved = cpckit.load(data["run"]).save_pretrained(tmp_path / "saved")
+    args = ["--checkpoint", saved, "--audio-root", data["wav"], "--label-regex", REGEX]
+    args += ["--label-key", "digit", "--no-progress", "--no-tsne", "--baselines", "none"]
+    code, _, err = run("evaluate", *args)
+    assert code == 2
+    assert err == (
+        f"error: give --out-dir: --checkpoint {saved} is a saved model, not a run folder to "
+        "write into\n"
+    )
+    assert not (saved / "evaluation.json").exists()
+    code, _, err = run("evaluate", *args, "--out-dir", tmp_path / "out")
+    assert code == 0, err
+    result = json.loads((tmp_path / "out" / "evaluation.json").read_text())
+    assert result["checkpoint"] == str(saved.resolve())
+    code, _, err = run("finetune", *args[:8], "--epochs", "1")
+    assert code == 2 and err.startswith("error: give --out-dir: --checkpoint ")

@@ -66,7 +66,7 @@ def test_finetune_writes_a_loadable_model_and_its_accuracy(data: dict[str, Path]
         tuned.embed(wave, sample_rate=16000).context,
         original.embed(wave, sample_rate=16000).context,
     )
-    blob = torch.load(out / "cpc_model.pth", weights_only=False)
+    blob = torch.load(out / "cpc_model.pth", weights_only=True)
     head = blob["classifier"]
     assert head["label_names"] == ["0", "1"] and head["label_key"] == "digit"
     assert head["state_dict"]["weight"].shape == (2, 16)

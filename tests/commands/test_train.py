@@ -21,9 +21,12 @@ from PIL import Image
 
 from cpckit.cli import main
 from cpckit.commands.train import TRAIN_FLAGS, format_metrics
-from helpers.cli import run_ok
+from cpckit.training.checkpoints import checkpoint_step, newest_valid_checkpoint
+from helpers.cli import run, run_ok
 from helpers.configs import TINY_RUN
 from helpers.runs import RUN_FILES, check_files, check_final_loss, check_geometry
+from helpers.training import train_args, train_in_process
+from helpers.unsafe import unsafe_checkpoint
 
 TINY = [
     "model.z_dim=16",
@@ -497,7 +500,7 @@ def test_bad_audio_root_through_the_command_line_has_no_traceback(tmp_path: Path
 
 
 def _state(run: Path) -> dict[str, torch.Tensor]:
-    blob = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    blob = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     state: dict[str, torch.Tensor] = blob["state_dict"]
     return state
 
@@ -556,3 +559,28 @@ def test_cmd_format_metrics_dots_nested_keys_and_tabulates_baselines() -> None:
     assert lines[:3] == ["final_loss: 1.2346", "probe.test_accuracy: 0.5000", "probe.n: 3"]
     assert lines[3] == "baselines:"
     assert lines[4].split() == ["random", "context", "train", "0.6000", "test", "0.4000"]
+
+
+def test_resume_from_a_checkpoint_that_runs_code_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "MARKER"
+    evil = unsafe_checkpoint(tmp_path / "evil.ckpt", marker)
+    code, out, err = run(*train_args(tmp_path / "run", "--resume", str(evil)))
+    assert code == 1, out + err
+    assert err.startswith(f"error: train.resume: refusing to load '{evil}': it is not a plain ")
+    assert len(err.splitlines()) == 1 and not marker.exists()
+
+
+def test_resume_auto_passes_over_a_checkpoint_that_runs_code(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    code, _ = train_in_process(out, "--epochs", "1")
+    assert code == 0
+    good = newest_valid_checkpoint(out / "checkpoints")
+    assert good is not None
+    marker = tmp_path / "MARKER"
+    unsafe_checkpoint(out / "checkpoints" / "step99999999.ckpt", marker)
+    code, printed = train_in_process(out, "--epochs", "2", "--resume", "auto")
+    assert code == 0
+    assert f"resume: from {good} (step {checkpoint_step(good)})" in printed
+    assert "checkpoints: 1 that do not load (step99999999.ckpt...) moved to" in printed
+    assert (out / "checkpoints" / "unreadable" / "step99999999.ckpt").is_file()
+    assert not marker.exists()

@@ -251,7 +251,7 @@ def test_a_full_disk_while_checkpointing_keeps_the_last_good_one_and_resumes(
         "--resume auto"
     )
     assert sorted(p.name for p in ckpts.iterdir()) == ["last.ckpt", "step00000001.ckpt"]
-    assert torch.load(ckpts / "last.ckpt", weights_only=False)["global_step"] == 1
+    assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 1
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "failed" and "No space left" in manifest["error"]
 

@@ -56,6 +56,8 @@ def test_train_make_trainer_takes_its_settings_from_the_config(tmp_path: Path) -
     for name in ("QuietLightning", "StepSeeds", "LossRecorder", "RunCheckpoint", "PlainProgress"):
         assert name in kinds
     assert "OptimizerSettings" not in kinds
+    # what Trainer.fit(ckpt_path=...) reads a checkpoint with: the weights-only reader
+    assert type(trainer.strategy.checkpoint_io).__name__ == "AtomicCheckpointIO"
 
     on_tty = trainer_mod.make_trainer(
         cfg, RunPaths(tmp_path), tty=True, saved_config={"train": {"lr": 1.0}}
@@ -274,7 +276,7 @@ def test_train_resume_applies_a_new_learning_rate(plain_run: Path, tmp_path: Pat
     assert code == 0
     assert "resume: changed since the checkpoint: train.lr: 0.0003 -> 0.0001" in printed
     assert steps_of(read_losses(out)) == list(range(1, 13))
-    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)
+    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
     assert state["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(1e-4)
 
 
@@ -339,7 +341,7 @@ def test_train_ddp_two_processes_match_one_process(tmp_path: Path) -> None:
     # rank 0 saved the trained weights: they are the ones in the final checkpoint
     import torch
 
-    saved = torch.load(ddp / "cpc_model.pth", weights_only=False)["state_dict"]
-    ckpt = torch.load(ddp / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    saved = torch.load(ddp / "cpc_model.pth", weights_only=True)["state_dict"]
+    ckpt = torch.load(ddp / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     for key, value in saved.items():
         assert torch.equal(value, ckpt[f"model.{key}"]), key

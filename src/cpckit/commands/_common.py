@@ -34,7 +34,10 @@ __all__ = [
 def add_checkpoint(p: Any) -> None:
     """``--checkpoint PATH`` (checked by :func:`checkpoint_path`)."""
     p.add_argument(
-        "--checkpoint", metavar="PATH", help="cpc_model.pth, or the run folder holding it"
+        "--checkpoint",
+        metavar="PATH",
+        help="cpc_model.pth or the run folder holding it; or a folder written by "
+        "save_pretrained, a shipped model (fsdd-small, cifar-small) or a Hub id owner/name",
     )
 
 
@@ -101,16 +104,20 @@ def checkpoint_and_data(
 
 
 def checkpoint_path(args: argparse.Namespace) -> str:
-    """``--checkpoint``, checked to exist (one-line error otherwise)."""
+    """``--checkpoint``, checked to exist or to be a model name (one-line error otherwise)."""
     from cpckit.errors import CpckitError, UsageError
+    from cpckit.model_folder import CONFIG_NAME, WEIGHTS_NAME, is_model_name
 
     if args.checkpoint is None:
         raise UsageError("give --checkpoint PATH: a run folder or its cpc_model.pth")
     p = Path(args.checkpoint)
-    if not p.exists() or (p.is_dir() and not (p / "cpc_model.pth").is_file()):
+    if not p.exists() and is_model_name(str(args.checkpoint)):
+        return str(args.checkpoint)  # a shipped name or a Hub id: from_pretrained resolves it
+    saved = [p / n for n in ("cpc_model.pth", CONFIG_NAME, WEIGHTS_NAME)]
+    if not p.exists() or (p.is_dir() and not any(f.is_file() for f in saved)):
         raise CpckitError(
             f"--checkpoint {args.checkpoint}: no saved model there (expected a run folder "
-            "holding cpc_model.pth, or the file itself)"
+            "holding cpc_model.pth, or the file itself, or a folder written by save_pretrained)"
         )
     return str(p)
 

@@ -82,7 +82,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 @plain_warnings()
 def cmd_embed(args: argparse.Namespace) -> int:
-    from cpckit.api import load
+    from cpckit.api import from_pretrained
     from cpckit.errors import UsageError
     from cpckit.evaluation.embed import embed_folder, save_embeddings
 
@@ -97,7 +97,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch-size = {args.batch_size} must be >= 1")
     t0 = time.perf_counter()
-    pre = load(ckpt)
+    pre = from_pretrained(ckpt)
     table = embed_folder(
         pre.model,
         pre.config,

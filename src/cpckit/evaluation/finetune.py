@@ -339,12 +339,13 @@ def finetune_checkpoint(
     import copy
     import json
 
-    from cpckit.api import load
+    from cpckit.api import from_pretrained
     from cpckit.build import build_model
     from cpckit.data.labels import encode_labels
     from cpckit.data.rows import open_model_folders
     from cpckit.evaluation.sources import Rows
     from cpckit.evaluation.splits import protocol_splits
+    from cpckit.model_folder import require_out_dir, source_name
     from cpckit.training.run_folder import atomic_write_text
 
     if label_key is None:
@@ -353,7 +354,8 @@ def finetune_checkpoint(
         )
     if test_root is None and not 0 <= test_fraction < 1:
         raise UsageError(f"--test-fraction = {test_fraction} must be in [0, 1)")
-    pre = load(checkpoint)
+    require_out_dir(checkpoint, out_dir)  # before any work
+    pre = from_pretrained(checkpoint)
     if modality not in pre.modalities:
         raise CpckitError(f"the checkpoint has no {modality} encoder; it has {pre.modalities}")
     cfg = pre.config
@@ -413,13 +415,8 @@ def finetune_checkpoint(
         from_scratch=from_scratch,
         progress=progress,
     )
-    ckpt = Path(checkpoint)
-    run_dir = ckpt if ckpt.is_dir() else ckpt.parent
-    out = (
-        Path(out_dir)
-        if out_dir is not None
-        else run_dir / ("supervised" if from_scratch else "finetune")
-    )
+    sub = "supervised" if from_scratch else "finetune"
+    out = Path(out_dir) if out_dir is not None else require_out_dir(checkpoint, None) / sub
     out.mkdir(parents=True, exist_ok=True)
     model_path = save_finetuned(
         classifier,
@@ -430,7 +427,7 @@ def finetune_checkpoint(
         result=result,
     )
     summary: dict[str, Any] = {
-        "checkpoint": str(ckpt.resolve()),
+        "checkpoint": source_name(checkpoint),
         "from_scratch": from_scratch,
         "modality": modality,
         "root": str(Path(root).resolve()),

@@ -259,7 +259,8 @@ def evaluate_checkpoint(
     """Probe a checkpoint's features and the asked baselines; write evaluation.json / .md.
 
     Args:
-        checkpoint: ``cpc_model.pth`` or its run folder.
+        checkpoint: ``cpc_model.pth`` or its run folder, or anything
+            :func:`cpckit.from_pretrained` loads (then ``out_dir`` is needed).
         audio_root / image_root / embeddings: the data, exactly one of them
             (or none, with ``run_data``).
         run_data: evaluate on the run's own data and probe split, rebuilt
@@ -277,7 +278,8 @@ def evaluate_checkpoint(
         CpckitError: a missing checkpoint or folder, conflicting flags, a
             label key the data does not have, and every probe's own checks.
     """
-    from cpckit.api import load
+    from cpckit.api import from_pretrained
+    from cpckit.model_folder import require_out_dir, source_name
 
     t0 = time.perf_counter()
     opts = options or EvaluateOptions()
@@ -307,11 +309,9 @@ def evaluate_checkpoint(
     if test_embeddings is not None and embeddings is None:
         raise UsageError("--test-embeddings goes with --embeddings")
     check_options(opts, test_root is not None or test_embeddings is not None)
-    pre = load(checkpoint)
+    out = require_out_dir(checkpoint, out_dir)
+    pre = from_pretrained(checkpoint)
     opts = resolve_options(opts, pre.config, run_data)
-    ckpt = Path(checkpoint)
-    run_dir = ckpt if ckpt.is_dir() else ckpt.parent
-    out = Path(out_dir) if out_dir is not None else run_dir
 
     if run_data:
         modality = pre.modalities[0]
@@ -349,10 +349,13 @@ def evaluate_checkpoint(
         root = audio_root if audio_root is not None else image_root
         assert root is not None
         data = folder_data(pre, modality, root, test_root, opts, keys)
-    if data.emb.context.shape[1] != int(pre.config.model.c_dim):
+    c_dim = int(pre.config.model.c_dim)
+    # pool 'grid' concatenates the means of an image's four quadrants: 4 x c_dim
+    widths = {c_dim, 4 * c_dim} if modality == "image" else {c_dim}
+    if data.emb.context.shape[1] not in widths:
         raise CpckitError(
             f"the embeddings have {data.emb.context.shape[1]}-d context vectors but the "
-            f"checkpoint's model has c_dim = {pre.config.model.c_dim}: embed with this checkpoint"
+            f"checkpoint's model has c_dim = {c_dim}: embed with this checkpoint"
         )
 
     y = g = None
@@ -406,7 +409,7 @@ def evaluate_checkpoint(
         if fig is not None:
             figures.append(fig)
     result: dict[str, Any] = {
-        "checkpoint": str(Path(checkpoint).resolve()),
+        "checkpoint": source_name(checkpoint),
         "modality": modality,
         "data": data.info,
         "label_key": label_key,

@@ -3,6 +3,10 @@
 A checkpoint is written to a temporary file and renamed (never half
 written, even when the process is killed while saving), and only while
 every weight is finite: a run that diverges keeps its last good checkpoint.
+Checkpoints hold only tensors and plain values (the config as a dict, the
+optimizer's state, the loader position), so every read, Lightning's own on
+resume included (:meth:`AtomicCheckpointIO.load_checkpoint`), is
+``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 
-from cpckit.errors import CpckitError
+from cpckit.errors import CpckitError, UnsafeFileError
+from cpckit.safe_load import load_weights_only
 from cpckit.training.callbacks import TrainBatchCallback
 from cpckit.training.guard import DivergenceError, first_nonfinite
 from cpckit.training.run_folder import TEMP_SUFFIX, atomic_save
@@ -44,7 +48,21 @@ _STEP_FILE = re.compile(r"^step(\d+)\.ckpt$")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, writing to a temporary file and renaming it."""
+    """Lightning's checkpoint writer and reader: atomic writes, reads with ``weights_only=True``.
+
+    ``Trainer.fit(ckpt_path=...)`` reads the checkpoint through the strategy's
+    checkpoint IO, which is this one: whatever ``weights_only`` Lightning
+    passes (its default is False), a local checkpoint is read by
+    :func:`cpckit.safe_load.load_weights_only`.
+    """
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        blob = load_weights_only(path)
+        if not isinstance(blob, dict):
+            raise CpckitError(f"{str(path)!r} is not a Lightning checkpoint (not a mapping)")
+        return blob
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
@@ -160,14 +178,17 @@ def _step_files(folder: Path) -> list[tuple[int, Path]]:
     return out
 
 
-def _load(path: Path) -> Any:
-    return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
-
-
 def checkpoint_step(path: str | Path) -> int | None:
-    """The global step stored in a Lightning checkpoint, or None when it does not load."""
+    """The global step stored in a Lightning checkpoint, or None when it does not load.
+
+    A file refused by ``weights_only=True`` (one that asks to run code) does
+    not load either: it is skipped and set aside like a truncated one.
+    """
     try:
-        blob = _load(Path(path))
+        blob = load_weights_only(Path(path), mmap=True)
+    except UnsafeFileError as exc:
+        log.warning("%s", exc)
+        return None
     except Exception:  # noqa: BLE001 - truncated or corrupt files are not checkpoints
         return None
     if not isinstance(blob, dict) or "global_step" not in blob or "state_dict" not in blob:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from cpckit.config import Config, config_to_dict, save_config
-from cpckit.errors import ConfigError, CpckitError
+from cpckit.errors import ConfigError, CpckitError, UnsafeFileError
 from cpckit.training.run_folder import RunPaths, remove_stale_temp_files, save_model
 from cpckit.training.trainer import make_logger, on_cpu
 
@@ -99,6 +99,7 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _find_resume(cfg: Config, paths: RunPaths) -> _Resume | None:
     """The checkpoint to resume from (``train.resume``), checked against this config."""
+    from cpckit.safe_load import load_weights_only
     from cpckit.training.checkpoints import newest_valid_checkpoint
     from cpckit.training.resume import POSITION_KEY, check_mid_epoch, compare_configs
 
@@ -111,7 +112,9 @@ def _find_resume(cfg: Config, paths: RunPaths) -> _Resume | None:
             return None
         resume = str(found)
     try:
-        blob = torch.load(resume, map_location="cpu", mmap=True, weights_only=False)
+        blob = load_weights_only(resume, mmap=True)
+    except UnsafeFileError as exc:
+        raise UnsafeFileError(f"train.resume: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
         raise CpckitError(
             f"train.resume = {resume!r} is not a readable checkpoint ({type(exc).__name__})"
