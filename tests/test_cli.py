@@ -234,4 +234,6 @@ def test_a_run_logs_its_time_left_and_ctrl_c_ends_it_with_130(tmp_path: Path) ->
         )
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    # the first Ctrl-C ends the fit at the end of the step (no interrupt inside a logger)
+    assert "Ctrl-C: stopping after this step (Ctrl-C again to stop now)" in err
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"

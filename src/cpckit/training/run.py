@@ -241,12 +241,15 @@ def _train(
     if trainer.global_rank == 0:
         manifest = _prepare_run_folder(cfg, paths, bundle, resume, trainer, logger)
     try:
-        trainer.fit(
-            module,
-            train_dataloaders=loader,
-            val_dataloaders=val_loader,
-            ckpt_path=None if resume is None else resume.path,
-        )
+        with _ctrl_c_at_step_end(trainer) as stopped:
+            trainer.fit(
+                module,
+                train_dataloaders=loader,
+                val_dataloaders=val_loader,
+                ckpt_path=None if resume is None else resume.path,
+            )
+        if stopped.is_set():
+            raise KeyboardInterrupt
         if trainer.global_rank != 0 or manifest is None:
             return TrainResult(paths.root, {}, time.perf_counter() - t0)
         with _terminate_as_interrupt():  # Lightning's own SIGTERM handler ends with fit
@@ -279,6 +282,41 @@ def _clear_for_overwrite(paths: RunPaths) -> None:
             f" and {len(removed) - 4} more" if len(removed) > 4 else ""
         )
         print(f"overwrite: removed the earlier run's {shown} from {paths.root}", flush=True)
+
+
+@contextlib.contextmanager
+def _ctrl_c_at_step_end(trainer: Any) -> Iterator[threading.Event]:
+    """A first Ctrl-C ends the fit after the current step; a second one at once.
+
+    A KeyboardInterrupt raised at an arbitrary point of the step can leave a
+    logger's writer thread waiting forever (TensorBoard's event writer, when
+    the interrupt lands inside its queue): the run then hangs instead of
+    ending. Setting ``trainer.should_stop`` lets Lightning end the epoch loop
+    at the step boundary and close its loggers normally. One process only: in
+    DDP every rank would have to agree on the step, so there the interrupt is
+    raised where it lands, as before.
+    """
+    stopped = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or trainer.world_size > 1:
+        yield stopped
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        if stopped.is_set():
+            raise KeyboardInterrupt
+        stopped.set()
+        trainer.should_stop = True
+        print(
+            "\nCtrl-C: stopping after this step (Ctrl-C again to stop now)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    before = signal.signal(signal.SIGINT, stop)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @contextlib.contextmanager
