@@ -56,11 +56,18 @@ def load_checked_config(
 ) -> Config:
     """:func:`cpckit.config.load_config`, then :func:`check_config`: a config ready to build.
 
+    Options set that the rest of the config makes inert are named in a
+    :class:`cpckit.config_effects.NoEffectWarning` each.
+
     Raises:
         ConfigError: one line naming the key, the value and what would be valid.
     """
-    cfg = _config.load_config(path, overrides, flags)
+    given: set[str] = set()
+    cfg = _config.load_config(path, overrides, flags, given)
     check_config(cfg)
+    from cpckit.config_effects import warn_no_effect
+
+    warn_no_effect(cfg, given)
     return cfg
 
 

@@ -458,6 +458,7 @@ def load_config(
     path: str | Path | None = None,
     overrides: typing.Sequence[str] = (),
     flags: dict[str, Any] | None = None,
+    given: set[str] | None = None,
 ) -> Config:
     """Resolve a config: defaults < YAML file < CLI flags < ``key=value`` overrides.
 
@@ -470,11 +471,14 @@ def load_config(
         path: optional YAML file with sections as in :class:`Config`.
         overrides: ``section.key=value`` strings.
         flags: ``{"section.key": value}`` from named CLI flags.
+        given: if a set, filled with the dotted keys the file, flags and overrides set.
     """
     from cpckit.config_checks import expand_out_dir, validate
 
     layers = read_layers(Config, path, overrides, flags)
     data = merge_layers(layers)
+    if given is not None:
+        given.update(f"{s}.{k}" for s, sec in data.items() if isinstance(sec, dict) for k in sec)
     _real_data_from_roots(data, [layer.get("data", {}) for layer in layers])
     cfg = config_from_dict(data)
     cfg.train.out_dir = expand_out_dir(cfg.train.out_dir, cfg)

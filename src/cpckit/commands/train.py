@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cpckit.commands._common import plain_warnings
+
 __all__ = [
     "TRAIN_FLAGS",
     "add_config_args",
@@ -150,7 +152,8 @@ def resolve_config(args: argparse.Namespace, flags: dict[str, tuple[str, str]]) 
     """The config of ``--config``, the named ``flags`` and the overrides (in that order of weight)."""
     from cpckit.build import load_checked_config
 
-    return load_checked_config(args.config, args.overrides, flag_values(args, flags))
+    with plain_warnings():  # a no-effect option: one `warning:` line
+        return load_checked_config(args.config, args.overrides, flag_values(args, flags))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
