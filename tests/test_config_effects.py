@@ -103,6 +103,11 @@ def test_a_default_value_never_warns_even_where_it_would_be_inert() -> None:
             "layer; set model.predictor=mlp",
         ),
         (
+            ["train.momentum=0.5"],
+            "train.momentum has no effect: train.optimizer = adam has no momentum key; "
+            "set train.optimizer=sgd",
+        ),
+        (
             ["train.warmup_steps=100"],
             "train.warmup_steps has no effect: train.lr_schedule = constant has no warmup; "
             "set train.lr_schedule=cosine",
@@ -124,6 +129,7 @@ def test_an_option_set_where_it_has_no_effect_is_named_once(
         ["audio_encoder.kind=mel", "audio_encoder.n_mels=64"],
         ["model.kind=transformer", "model.heads=8"],
         ["train.lr_schedule=cosine", "train.warmup_steps=100"],
+        ["train.optimizer=sgd", "train.momentum=0.5"],
         ["data.modality=multimodal", "image_encoder.width=32", "audio_encoder.kind=mel"],
     ],
 )

@@ -312,8 +312,10 @@ class TrainConfig:
     epochs: int = _f(10, "training epochs")
     max_steps: int = _f(-1, "stop after this many optimizer steps (-1: no limit)")
     batch_size: int = _f(32, "examples per batch (per device)")
-    lr: float = _f(3e-4, "Adam learning rate")
-    weight_decay: float = _f(0.0, "Adam weight decay")
+    optimizer: Literal["adam", "adamw", "sgd"] = _f("adam", "adam, adamw or sgd (see momentum)")
+    lr: float = _f(3e-4, "learning rate")
+    momentum: float = _f(0.9, "sgd: momentum (0: plain SGD)")
+    weight_decay: float = _f(0.0, "weight decay (adamw: decoupled)")
     lr_schedule: Literal["constant", "cosine"] = _f(
         "constant", "learning rate: constant, or linear warmup then cosine decay to 0"
     )

@@ -65,6 +65,7 @@ def validate(cfg: Config) -> None:
         "train.threads": (cfg.train.threads, "an integer >= 0 (0: torch's default)"),
         "train.grad_clip": (cfg.train.grad_clip, "a number >= 0 (0: off)"),
         "train.weight_decay": (cfg.train.weight_decay, "a number >= 0"),
+        "train.momentum": (cfg.train.momentum, "a number >= 0"),
         "train.warmup_steps": (cfg.train.warmup_steps, "an integer >= 0"),
         "train.seed": (cfg.train.seed, "an integer >= 0"),
         "data.num_workers": (cfg.data.num_workers, "an integer >= 0"),

@@ -152,6 +152,13 @@ NO_EFFECT_RULES: tuple[Rule, ...] = (
         lambda c: "model.predictor = linear has no hidden layer; set model.predictor=mlp",
     ),
     Rule(
+        ("train.momentum",),
+        lambda c: c.train.optimizer != "sgd",
+        lambda c: (
+            f"train.optimizer = {c.train.optimizer} has no momentum key; set train.optimizer=sgd"
+        ),
+    ),
+    Rule(
         ("train.warmup_steps",),
         lambda c: c.train.lr_schedule == "constant",
         lambda c: "train.lr_schedule = constant has no warmup; set train.lr_schedule=cosine",

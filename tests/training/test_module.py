@@ -144,3 +144,63 @@ def test_patch_augmentation_of_the_past_only_scores_against_clean_patches() -> N
     module.eval()
     module.compute_loss({"image": images})
     assert torch.allclose(seen[1]["image"].z, clean, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW), ("sgd", torch.optim.SGD)],
+)
+def test_each_optimizer_builds_from_the_config_and_steps(name: str, kind: type) -> None:
+    from cpckit.config import load_config
+    from cpckit.training.trainer import build_module
+
+    cfg = load_config(
+        None,
+        [
+            f"train.optimizer={name}",
+            "train.lr=0.01",
+            "train.weight_decay=0.1",
+            "model.z_dim=8",
+            "model.c_dim=8",
+            "model.prediction_steps=2",
+            "audio_encoder.kind=conv",
+            "audio_encoder.conv_layers=[[1,8,10,5,3,1]]",
+        ],
+    )
+    module = build_module(cfg)
+    opt, sched = module.optimization(10)
+    assert type(opt) is kind and sched is None
+    group = opt.param_groups[0]
+    assert group["lr"] == 0.01 and group["weight_decay"] == 0.1
+    if name == "sgd":
+        assert group["momentum"] == 0.9  # the config default
+    before = [p.detach().clone() for p in module.parameters()]
+    for p in module.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()
+    moved = [not torch.equal(a, p.detach()) for a, p in zip(before, module.parameters())]
+    assert all(moved)
+
+
+def test_sgd_step_is_the_momentum_update() -> None:
+    weight = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    holder = torch.nn.Module()
+    holder.w = weight
+    module = CPCLightningModule(
+        holder,  # type: ignore[arg-type]
+        torch.nn.Identity(),  # type: ignore[arg-type]
+        lr=0.5,
+        optimizer="sgd",
+        momentum=0.5,
+    )
+    opt, _ = module.optimization(1)
+    for _ in range(2):
+        weight.grad = torch.tensor([1.0, -1.0])
+        opt.step()
+    # v1 = g, w1 = w0 - lr g; v2 = m v1 + g = 1.5 g, w2 = w1 - lr 1.5 g
+    assert torch.allclose(weight.detach(), torch.tensor([1.0 - 0.5 - 0.75, 2.0 + 0.5 + 0.75]))
+
+
+def test_bad_optimizer_name() -> None:
+    with pytest.raises(ValueError, match="optimizer = 'rmsprop': expected one of adam, adamw, sgd"):
+        CPCLightningModule(torch.nn.Linear(1, 1), torch.nn.Identity(), optimizer="rmsprop")  # type: ignore[arg-type]

@@ -15,7 +15,10 @@ from cpckit.model import CPCModel
 from cpckit.objective import CPCObjective, ObjectiveResult
 from cpckit.training.guard import check_step
 
-__all__ = ["CPCLightningModule", "warmup_cosine"]
+__all__ = ["OPTIMIZERS", "CPCLightningModule", "warmup_cosine"]
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+"""``train.optimizer`` choices: Adam, AdamW (decoupled weight decay), SGD with momentum."""
 
 
 class CPCLightningModule(L.LightningModule):
@@ -25,7 +28,9 @@ class CPCLightningModule(L.LightningModule):
         model: the CPC model (encoders, context, predictors).
         objective: samplers + similarity + InfoNCE.
         lr: Adam learning rate.
-        weight_decay: Adam weight decay.
+        weight_decay: weight decay (decoupled with ``adamw``).
+        optimizer: ``adam``, ``adamw`` or ``sgd`` (:data:`OPTIMIZERS`).
+        momentum: SGD momentum.
         augment: ``(audio, lengths) -> (audio, lengths)`` applied to the
             audio of training batches only (:mod:`cpckit.data.audio_augment`);
             when it has ``apply_to == "past"``, only the context's input is
@@ -45,10 +50,16 @@ class CPCLightningModule(L.LightningModule):
         augment: Callable[[Tensor, Tensor | None], tuple[Tensor, Tensor]] | None = None,
         lr_schedule: str = "constant",
         warmup_steps: int = 0,
+        optimizer: str = "adam",
+        momentum: float = 0.9,
     ) -> None:
         super().__init__()
         if lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule = {lr_schedule!r}: expected 'constant' or 'cosine'")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer = {optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+        self.optimizer_name = optimizer
+        self.momentum = momentum
         self.model = model
         self.objective = objective
         self.lr = lr
@@ -164,16 +175,21 @@ class CPCLightningModule(L.LightningModule):
     def optimization(
         self, total_steps: int
     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR | None]:
-        """Adam over the trainable parameters, and the per-step schedule over ``total_steps``."""
+        """The optimizer over the trainable parameters, and the per-step schedule over ``total_steps``."""
         params = [p for p in self.parameters() if p.requires_grad]
         # On CPU the fused kernel updates each tensor in one pass (no per-op loop);
         # elsewhere torch picks (and Lightning's AMP gradient clipping stays possible).
         fused = bool(params) and all(
             p.device.type == "cpu" and p.is_floating_point() for p in params
         )
-        opt = torch.optim.Adam(
-            params, lr=self.lr, weight_decay=self.weight_decay, fused=fused or None
-        )
+        opt: torch.optim.Optimizer
+        if self.optimizer_name == "sgd":
+            opt = torch.optim.SGD(
+                params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+            )
+        else:
+            kind = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
+            opt = kind(params, lr=self.lr, weight_decay=self.weight_decay, fused=fused or None)
         if self.lr_schedule == "constant":
             return opt, None
         total = max(1, int(total_steps))

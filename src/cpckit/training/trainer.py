@@ -38,6 +38,8 @@ def build_module(cfg: Config) -> CPCLightningModule:
         build_objective(cfg, model),
         lr=cfg.train.lr,
         weight_decay=cfg.train.weight_decay,
+        optimizer=cfg.train.optimizer,
+        momentum=cfg.train.momentum,
         augment=make_audio_augment(cfg),
         lr_schedule=cfg.train.lr_schedule,
         warmup_steps=cfg.train.warmup_steps,
