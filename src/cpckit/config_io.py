@@ -231,7 +231,9 @@ def _read_yaml(path: str | Path) -> dict[str, Any]:
         loaded = {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"config file {str(p)!r} must hold a mapping of sections")
-    return loaded
+    from cpckit.config_compat import map_foreign_keys
+
+    return map_foreign_keys(loaded, f"config file {str(p)!r}")
 
 
 def read_layers(

@@ -38,7 +38,7 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "--epochs": ("train.epochs", "training epochs"),
     "--max-steps": ("train.max_steps", "stop after N optimizer steps"),
     "--batch-size": ("train.batch_size", "examples per batch and device"),
-    "--lr": ("train.lr", "Adam learning rate"),
+    "--lr": ("train.lr", "learning rate (train.optimizer: adam, adamw or sgd)"),
     "--neg-mode": (
         "negatives.mode",
         "negative samplers joined by '+', e.g. inbatch, queue, queue+synthetic",
@@ -47,6 +47,8 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "--c-dim": ("model.c_dim", "context dimension"),
     "--context": ("model.kind", "gru | lstm | transformer"),
     "--prediction-steps": ("model.prediction_steps", "K, future steps predicted"),
+    "--k": ("model.prediction_steps", "k of the TF CPC framework: the same as --prediction-steps"),
+    "--N": ("negatives.n_negatives", "N of the TF CPC framework: negatives per prediction"),
     "--queue-size": ("negatives.queue_size", "latents kept in the queue of negatives"),
     "--devices": ("train.devices", "devices (processes) per node; DDP when > 1"),
     "--num-nodes": ("train.num_nodes", "nodes for multi-node DDP"),
